@@ -1,0 +1,3 @@
+module peerwire.local/bench/ref
+
+go 1.21

@@ -228,7 +228,13 @@ def sh(argv, cwd=None, env=None, timeout=600):
     except (OSError, subprocess.TimeoutExpired) as e:
         return False, str(e)
     out = p.stdout.decode(errors="replace").strip()
-    return p.returncode == 0, "\n".join(out.splitlines()[-8:])
+    return p.returncode == 0, one_line(out.splitlines()[-6:])
+
+
+def one_line(lines, limit=400):
+    """Build output condensed for a table cell / a skip reason."""
+    text = " / ".join(x.strip() for x in lines if x.strip())
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 class Builder:
@@ -298,7 +304,8 @@ class Builder:
         pkg = os.path.join(ROOT, "bindings", "python")
         if not os.path.isdir(os.path.join(pkg, "peerwire")):
             return "TODO: the Python binding (bindings/python/peerwire) does not exist yet"
-        env = dict(os.environ, PYTHONPATH=pkg, PEERWIRE_LIB=os.path.join(self.args.libdir, "libpeerwire.so"))
+        env = dict(os.environ, PYTHONPATH=pkg,
+                   PEERWIRE_LIBRARY=os.path.join(self.args.libdir, "libpeerwire.so"))
         ok, msg = sh([sys.executable, os.path.join(BENCH, "peerwire_py.py"), "--check"], env=env)
         return None if ok else f"Python binding not usable: {msg}"
 
@@ -308,8 +315,6 @@ class Builder:
         if not shutil.which("go"):
             return "go not found"
         d = os.path.join(BENCH, "go", "pw")
-        if not os.path.exists(os.path.join(d, "main.go")):
-            return "TODO: bench/go/pw (Go binding row) not written yet"
         env = dict(os.environ, CGO_ENABLED="1",
                    CGO_CFLAGS=f"-I{self.args.incdir}",
                    CGO_LDFLAGS=f"-L{self.args.libdir} -lpeerwire -Wl,-rpath,{self.args.libdir}")
@@ -320,6 +325,8 @@ class Builder:
 def make_rows(args):
     b = os.path.join
     py = sys.executable
+    pyenv = {"PYTHONPATH": b(ROOT, "bindings", "python"),
+             "PEERWIRE_LIBRARY": b(args.libdir, "libpeerwire.so")}
     rows = [
         Row("raw-c", "c", False, [b(BUILD, "raw_c")], "plain", "C, blocking, TCP_NODELAY, one writev per message"),
         Row("raw-c-batch", "c", False, [b(BUILD, "raw_c")], "batch", "C, frames packed into 64 KiB writes", rtt=False),
@@ -330,10 +337,13 @@ def make_rows(args):
         Row("asyncio", "py", False, [py, b(BENCH, "ref", "py_bench.py")], "asyncio", "Python asyncio streams"),
         Row("peerwire-c", "c", True, [b(BUILD, "peerwire_bench")], "pull", "peerwire C API, recv_batch pull"),
         Row("peerwire-c-cb", "c", True, [b(BUILD, "peerwire_bench")], "cb", "peerwire C API, message callback"),
-        Row("peerwire-py", "py", True, [py, b(BENCH, "peerwire_py.py")], "pull", "peerwire Python binding",
-            env={"PYTHONPATH": b(ROOT, "bindings", "python"),
-                 "PEERWIRE_LIB": b(args.libdir, "libpeerwire.so")}),
-        Row("peerwire-go", "go", True, [b(BUILD, "pwgo")], "chan", "peerwire Go binding, channel API"),
+        Row("peerwire-py", "py", True, [py, b(BENCH, "peerwire_py.py")], "one",
+            "peerwire Python binding, send() per message, recv_many()", env=pyenv),
+        Row("peerwire-py-many", "py", True, [py, b(BENCH, "peerwire_py.py")], "many",
+            "peerwire Python binding, send_many(), recv_many()", rtt=False, env=pyenv),
+        Row("peerwire-go", "go", True, [b(BUILD, "pwgo")], "chan", "peerwire Go binding, Send, Consume() channel"),
+        Row("peerwire-go-many", "go", True, [b(BUILD, "pwgo")], "many",
+            "peerwire Go binding, SendMany, Consume() channel", rtt=False),
     ]
     return rows
 
@@ -349,8 +359,8 @@ def build(args, rows):
         (["pyzmq"], lambda: bd.pip_install("pyzmq", "zmq")),
         (["asyncio"], lambda: None),
         (["peerwire-c", "peerwire-c-cb"], lambda: bd.peerwire_c("peerwire_bench", "peerwire_bench.c")),
-        (["peerwire-py"], bd.peerwire_py),
-        (["peerwire-go"], bd.peerwire_go),
+        (["peerwire-py", "peerwire-py-many"], bd.peerwire_py),
+        (["peerwire-go", "peerwire-go-many"], bd.peerwire_go),
     ]
     for names, fn in steps:
         names = [n for n in names if n in wanted]

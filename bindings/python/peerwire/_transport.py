@@ -1,0 +1,884 @@
+"""The Transport: one listening/dialling endpoint with its peers."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import logging
+import threading
+import time
+import weakref
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Union,
+)
+
+from . import _ffi, _util
+from ._errors import (
+    CallbackError,
+    ClosedError,
+    Error,
+    HandshakeError,
+    StateError,
+    TimeoutError,
+    error_for,
+)
+from ._handshake import Handshake
+from ._types import (
+    CloseReport,
+    Codec,
+    EventKind,
+    Message,
+    Peer,
+    PeerEvent,
+    PeerInfo,
+    Reason,
+    Stats,
+)
+
+__all__ = ["Event", "HandshakeFunc", "Transport"]
+
+log = logging.getLogger("peerwire")
+
+Event = Union[Message, PeerEvent]
+HandshakeFunc = Callable[[Handshake], Any]
+PeerLike = Union[Peer, int]
+
+# Longest single wait inside the library, so that a blocked recv notices Ctrl-C (signals are
+# handled between bytecodes, on the main thread) and deadlines stay exact.
+_SLICE_MS = 200
+# Events taken from the library per call (one ctypes call and one release per batch).
+_BATCH = 512
+# How long close() waits for the dispatcher thread to finish the callbacks in flight.
+_JOIN_TIMEOUT = 10.0
+
+_OK = _ffi.OK
+_EMPTY = _ffi.EMPTY
+_TIMED_OUT = _ffi.TIMED_OUT
+_CLOSED = _ffi.CLOSED
+_MESSAGE = _ffi.EVENT_MESSAGE
+
+_KINDS = {k.value: k for k in EventKind}
+_REASONS = {r.value: r for r in Reason}
+
+_live: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+_OPTION_SPECS = {
+    # keyword: (C option, converter)
+    "max_frame": ("max_frame", lambda v: _util.size(v, "max_frame", 1)),
+    "handshake_timeout": (
+        "handshake_timeout_ms",
+        lambda v: _util.duration_ms(v, "handshake_timeout"),
+    ),
+    "connect_timeout": ("connect_timeout_ms", lambda v: _util.duration_ms(v, "connect_timeout")),
+    "send_queue_bytes": ("send_queue_bytes", lambda v: _util.size(v, "send_queue_bytes", 1)),
+    "send_timeout": (
+        "send_timeout_ms",
+        lambda v: _util.timeout_ms(v, "send_timeout"),
+    ),
+    "recv_queue_events": ("recv_queue_events", lambda v: _util.size(v, "recv_queue_events", 1)),
+    "recv_queue_bytes": ("recv_queue_bytes", lambda v: _util.size(v, "recv_queue_bytes", 1)),
+    "linger": ("linger_ms", lambda v: _util.duration_ms(v, "linger")),
+    "read_buffer": ("read_buffer", lambda v: _util.size(v, "read_buffer", 1)),
+    "max_connections": ("max_connections", lambda v: _util.size(v, "max_connections")),
+    "workers": ("workers", lambda v: _util.size(v, "workers", 1, _util.UINT32_MAX)),
+}
+
+
+class Transport:
+    """A peer-to-peer TCP endpoint: it listens, dials, and exchanges messages with peers.
+
+    ::
+
+        with peerwire.Transport("127.0.0.1:0") as t:
+            t.listen()
+            peer = t.dial(other_addr)
+            t.send(peer, b"hello")
+            msg = t.recv(timeout=5)
+
+    Receiving comes in two modes:
+
+    * **pull** (the default): :meth:`recv`, :meth:`recv_many`, ``for msg in transport``,
+      :meth:`arecv` and ``async for msg in transport.aiter()`` return :class:`Message` objects
+      only; peer events met on the way are consumed silently. :meth:`recv_event`,
+      :meth:`events`, :meth:`arecv_event` and ``aiter(events=True)`` return messages *and*
+      :class:`PeerEvent` objects, in the order they happened.
+    * **callbacks**: after :meth:`on_message` or :meth:`on_peer`, a dispatcher thread owned by
+      the binding takes every event and calls the handler for its kind (events without a
+      handler are dropped); the pull methods then raise :class:`StateError`. Exceptions raised
+      by a handler are logged on the ``peerwire`` logger, kept in :attr:`callback_errors`,
+      and raised as :class:`CallbackError` by :meth:`check_callbacks` and :meth:`close`.
+
+    Python code never runs on the library's I/O threads: events are pulled in batches, and
+    the handshake function runs on the library's blocking pool. Every blocking call releases
+    the GIL.
+
+    Options (all keyword, sizes in bytes, durations in seconds; None keeps the library's
+    default):
+
+    ``listen_addr``  ``"host:port"`` or ``(host, port)`` to bind (default ``"127.0.0.1:0"``).
+    ``handshake``    ``fn(hs: Handshake)``, run once per connection before any message; raise
+                     or return ``False`` to reject.
+    ``codec``        :class:`Codec` or its name (``"length_prefixed"``, ``"raw"``, ``"gob"``).
+    ``max_frame``    largest message (default 16 MiB).
+    ``handshake_timeout``, ``connect_timeout`` (default 10 s each), ``send_timeout`` (how
+    long ``send`` waits for room in a full queue; 0 fails at once; default: forever),
+    ``send_queue_bytes`` (per peer), ``recv_queue_events``, ``recv_queue_bytes``, ``linger``
+    (how long ``close`` flushes), ``read_buffer``, ``max_connections`` (0: unlimited),
+    ``workers`` (library runtime threads; the first transport of the process decides).
+    ``on_message``, ``on_peer``: handlers, as with the methods of the same name.
+    """
+
+    def __init__(
+        self,
+        listen_addr: Optional[_util.Address] = None,
+        *,
+        handshake: Optional[HandshakeFunc] = None,
+        codec: Union[Codec, str, int, None] = None,
+        max_frame: Optional[int] = None,
+        handshake_timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        send_timeout: Optional[float] = None,
+        send_queue_bytes: Optional[int] = None,
+        recv_queue_events: Optional[int] = None,
+        recv_queue_bytes: Optional[int] = None,
+        linger: Optional[float] = None,
+        read_buffer: Optional[int] = None,
+        max_connections: Optional[int] = None,
+        workers: Optional[int] = None,
+        on_message: Optional[Callable[[Message], Any]] = None,
+        on_peer: Optional[Callable[[PeerEvent], Any]] = None,
+    ) -> None:
+        # Everything __del__ and close() look at exists before anything can fail.
+        self._h: Optional[int] = None
+        self._closed = False
+        self._close_report: Optional[CloseReport] = None
+        self._state_lock = threading.Lock()
+        self._lock = threading.Lock()  # serialises pulls and guards _pending
+        self._pending: Deque[Event] = collections.deque()
+        self._eof = False
+        self._peers: Dict[int, Peer] = {}
+        self._reader = _ffi.EventReader(_BATCH)
+        self._fd: Optional[int] = None
+        self._async_waiters: Dict[asyncio.AbstractEventLoop, set] = {}
+        self._hs_failures: Deque[tuple] = collections.deque(maxlen=64)
+        self._on_message: Optional[Callable[[Message], Any]] = None
+        self._on_peer: Optional[Callable[[PeerEvent], Any]] = None
+        self._dispatcher: Optional[threading.Thread] = None
+        self._cb_errors: List[BaseException] = []
+        self._cb_reported = 0
+        self._send = _ffi.transport_send
+
+        settings = []
+        if listen_addr is not None:
+            settings.append(("listen_addr", _util.address(listen_addr, "listen_addr").decode()))
+        if codec is not None:
+            settings.append(("codec", int(_codec(codec))))
+        given = dict(
+            max_frame=max_frame,
+            handshake_timeout=handshake_timeout,
+            connect_timeout=connect_timeout,
+            send_timeout=send_timeout,
+            send_queue_bytes=send_queue_bytes,
+            recv_queue_events=recv_queue_events,
+            recv_queue_bytes=recv_queue_bytes,
+            linger=linger,
+            read_buffer=read_buffer,
+            max_connections=max_connections,
+            workers=workers,
+        )
+        for key, value in given.items():
+            if value is not None:
+                name, convert = _OPTION_SPECS[key]
+                settings.append((name, convert(value)))
+        if handshake is not None and not callable(handshake):
+            raise TypeError(f"handshake must be callable, not {type(handshake).__name__}")
+        for name, fn in (("on_message", on_message), ("on_peer", on_peer)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, not {type(fn).__name__}")
+
+        st, opts = _ffi.options_new()
+        if st != _OK:
+            raise error_for(st)
+        try:
+            for name, value in settings:
+                st = _ffi.options_set(opts, name, value)
+                if st != _OK:
+                    raise error_for(st)
+            if handshake is not None:
+                st = _ffi.options_set_handshake(opts, _handshake_runner(handshake, self))
+                if st != _OK:
+                    raise error_for(st)
+            st, h = _ffi.transport_new(opts)
+            if st != _OK:
+                raise error_for(st)
+        finally:
+            _ffi.options_free(opts)
+        self._h = h
+        _live.add(self)
+        if on_message is not None:
+            self.on_message(on_message)
+        if on_peer is not None:
+            self.on_peer(on_peer)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def _handle(self) -> int:
+        h = self._h
+        if h is None:
+            raise ClosedError("the transport is closed")
+        return h
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def close(self, linger: Optional[float] = None) -> CloseReport:
+        """Stop accepting, disconnect every peer, flush queued sends for up to ``linger``
+        seconds (None: the transport's ``linger`` option), and report what was dropped.
+
+        Idempotent and callable from any thread; a ``recv`` blocked elsewhere returns.
+        Messages that arrived before the close stay readable until the queue is drained.
+        Raises :class:`CallbackError` afterwards if a callback raised and that was not yet
+        reported by :meth:`check_callbacks`.
+        """
+        linger_ms = _util.timeout_ms(linger, "linger")
+        with self._state_lock:
+            already = self._closed
+            self._closed = True
+        if not already:
+            h = self._h
+            report = CloseReport(0, 0, 0, 0)
+            if h is not None:
+                st, rep = _ffi.transport_close(h, linger_ms)
+                if st < 0 and st not in (-2, -5):
+                    raise error_for(st)
+                if st == _OK:
+                    report = CloseReport(**rep)
+            self._close_report = report
+            self._join_dispatcher()
+        self.check_callbacks()
+        assert self._close_report is not None
+        return self._close_report
+
+    def _join_dispatcher(self) -> None:
+        d = self._dispatcher
+        if d is not None and d is not threading.current_thread():
+            d.join(_JOIN_TIMEOUT)
+            if d.is_alive():
+                log.warning(
+                    "peerwire: a callback is still running %.0f s after close", _JOIN_TIMEOUT
+                )
+
+    def _finalize(self) -> None:
+        """Close without lingering and free the handle (garbage collection, exit)."""
+        h = self._h
+        if h is None:
+            return
+        if not self._closed:
+            self._closed = True
+            _ffi.transport_close(h, 0)
+            self._join_dispatcher()
+        self._h = None
+        self._fd = None
+        _ffi.transport_free(h)
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            # Do not hide the exception in flight behind a callback error.
+            try:
+                self.close()
+            except CallbackError:
+                pass
+
+    def __del__(self) -> None:
+        try:
+            self._finalize()
+        except Exception:  # noqa: BLE001 - a finalizer must not raise
+            pass
+
+    def __repr__(self) -> str:
+        if self._h is None or self._closed:
+            return "<peerwire.Transport closed>"
+        try:
+            where = self.addr
+        except Error:
+            where = "not listening"
+        return f"<peerwire.Transport {where} peers={len(self._peers)}>"
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def listen(self) -> str:
+        """Bind the listen address and accept connections in the background; returns the
+        bound address (useful with port 0)."""
+        st = _ffi.transport_listen(self._handle())
+        if st != _OK:
+            raise error_for(st)
+        return self.addr
+
+    @property
+    def addr(self) -> str:
+        """The bound address, ``"ip:port"`` (after :meth:`listen`)."""
+        st, addr = _ffi.transport_local_addr(self._handle())
+        if st != _OK:
+            raise error_for(st)
+        return addr
+
+    def dial(self, addr: _util.Address, timeout: Optional[float] = None) -> Peer:
+        """Connect to ``addr`` and run the handshake; returns the new peer.
+
+        ``timeout`` in seconds covers the connection (None: the ``connect_timeout`` option);
+        the handshake has its own deadline. Raises :class:`ConnectError`,
+        :class:`TimeoutError`, :class:`HandshakeError` (with the local handshake function's
+        exception as ``__cause__`` when it raised) or :class:`AddressError`.
+        """
+        a = _util.address(addr)
+        ms = _util.timeout_ms(timeout)
+        h = self._handle()
+        started = time.monotonic()
+        st, pid = _ffi.transport_dial(h, a, ms)
+        if st != _OK:
+            err = error_for(st)
+            if isinstance(err, HandshakeError):
+                cause = self._handshake_failure_since(started)
+                if cause is not None:
+                    raise err from cause
+            raise err
+        return self._peer(pid, True)
+
+    def _handshake_failure_since(self, started: float) -> Optional[BaseException]:
+        for when, outbound, _addr, exc in reversed(self._hs_failures):
+            if when >= started and outbound:
+                return exc
+        return None
+
+    @property
+    def handshake_failures(self) -> List[tuple]:
+        """The latest (up to 64) handshakes this side's function rejected, as
+        ``(remote_addr, outbound, exception)``."""
+        return [(addr, out, exc) for _when, out, addr, exc in self._hs_failures]
+
+    def _peer(self, pid: int, outbound: bool = False, addr: Optional[str] = None) -> Peer:
+        p = self._peers.get(pid)
+        if p is not None:
+            return p
+        if addr is None:
+            info = None
+            h = self._h
+            if h is not None:
+                _st, info = _ffi.transport_peer_info(h, pid)
+            if info is None:
+                # Gone already: describe it without remembering it.
+                return Peer(pid, "", outbound)
+            addr, outbound = info["addr"], info["outbound"]
+        return self._peers.setdefault(pid, Peer(pid, addr, outbound))
+
+    def peers(self) -> List[Peer]:
+        """The peers connected now."""
+        st, ids = _ffi.transport_peers(self._handle())
+        if st != _OK:
+            raise error_for(st)
+        return [self._peer(pid) for pid in ids]
+
+    def peer_info(self, peer: PeerLike) -> PeerInfo:
+        """Counters and address of one peer; :class:`UnknownPeerError` when it is gone."""
+        pid = _util.peer_id(peer)
+        st, info = _ffi.transport_peer_info(self._handle(), pid)
+        if st != _OK or info is None:
+            raise error_for(st)
+        return PeerInfo(**info)
+
+    def disconnect(self, peer: PeerLike) -> None:
+        """Close the connection to ``peer`` (queued sends are flushed first)."""
+        pid = _util.peer_id(peer)
+        st = _ffi.transport_disconnect(self._handle(), pid)
+        if st != _OK:
+            raise error_for(st)
+
+    def stats(self) -> Stats:
+        """The transport's counters."""
+        st, s = _ffi.transport_stats(self._handle())
+        if st != _OK or s is None:
+            raise error_for(st)
+        return Stats(**s)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def send(self, peer: PeerLike, data: bytes, timeout: Optional[float] = None) -> None:
+        """Queue ``data`` (any bytes-like object, copied) for ``peer``.
+
+        When the peer's send queue is full, waits for room for ``timeout`` seconds (None:
+        the ``send_timeout`` option, by default forever; 0: fail at once) and then raises
+        :class:`WouldBlockError`. Raises :class:`MessageTooLargeError` above ``max_frame``
+        and :class:`UnknownPeerError` for a peer that is gone.
+        """
+        h = self._h
+        if h is None:
+            raise ClosedError("the transport is closed")
+        if type(data) is not bytes:
+            data = _util.as_bytes(data)
+        pid = peer.id if type(peer) is Peer else _util.peer_id(peer)
+        if timeout is None:
+            st = self._send(h, pid, data, len(data))
+        else:
+            st = _ffi.transport_send_timeout(h, pid, data, len(data), _util.timeout_ms(timeout))
+        if st != _OK:
+            raise error_for(st)
+
+    def send_many(self, peer: PeerLike, messages: Iterable[bytes]) -> int:
+        """Send every item of ``messages`` to ``peer``, in order; returns how many were sent.
+
+        On failure the exception carries ``sent``, the number queued before it.
+        """
+        h = self._h
+        if h is None:
+            raise ClosedError("the transport is closed")
+        pid = peer.id if type(peer) is Peer else _util.peer_id(peer)
+        if isinstance(messages, (bytes, bytearray, memoryview, str)):
+            raise TypeError("send_many takes an iterable of messages, not a single message")
+        send = self._send
+        n = 0
+        try:
+            for data in messages:
+                if type(data) is not bytes:
+                    data = _util.as_bytes(data)
+                st = send(h, pid, data, len(data))
+                if st != _OK:
+                    raise error_for(st)
+                n += 1
+        except Exception as e:
+            e.sent = n  # type: ignore[attr-defined]
+            raise
+        return n
+
+    def broadcast(self, data: bytes) -> int:
+        """Send ``data`` to every connected peer; returns how many peers it was queued for."""
+        h = self._handle()
+        st, n = _ffi.transport_broadcast(h, _util.as_bytes(data))
+        if st != _OK:
+            raise error_for(st)
+        return n
+
+    # -- receiving (pull) ----------------------------------------------------------------------
+
+    def _ingest(self, evs: List[tuple]) -> None:
+        """Turn decoded events into objects, in order, keeping the peer table current."""
+        peers = self._peers
+        append = self._pending.append
+        for kind, reason, pid, payload, addr, outbound in evs:
+            if kind == _MESSAGE:
+                p = peers.get(pid)
+                if p is None:
+                    p = self._peer(pid)
+                append(Message(payload, p, p.addr))
+                continue
+            k = _KINDS.get(kind)
+            if k is None:
+                continue
+            r = _REASONS.get(reason, Reason.NONE)
+            if k is EventKind.TRANSPORT_CLOSED:
+                append(PeerEvent(k, None, r, ""))
+                continue
+            p = peers.get(pid)
+            if p is None:
+                p = Peer(pid, addr or "", bool(outbound))
+                if k is EventKind.PEER_CONNECTED:
+                    p = peers.setdefault(pid, p)
+            elif not p.addr and addr:
+                p.addr = addr
+            if k is not EventKind.PEER_CONNECTED:
+                peers.pop(pid, None)
+            append(PeerEvent(k, p, r, addr or p.addr))
+
+    def _pull(self, timeout_ms: int) -> None:
+        """One batch from the library into _pending. Caller holds self._lock."""
+        h = self._h
+        if h is None:
+            self._eof = True
+            return
+        st, evs = self._reader.pull(h, timeout_ms)
+        if st == _OK:
+            self._ingest(evs)
+        elif st == _CLOSED:
+            self._eof = True
+        elif st == _EMPTY or st == _TIMED_OUT:
+            pass
+        elif st in (-2, -5):  # freed handle or closed before any event: nothing more comes
+            self._eof = True
+        else:
+            raise error_for(st)
+
+    def _drain(self, out: List[Event], max_n: int, messages_only: bool) -> None:
+        pending = self._pending
+        while pending and len(out) < max_n:
+            item = pending.popleft()
+            if messages_only and type(item) is not Message:
+                continue
+            out.append(item)
+
+    def _check_pull(self) -> None:
+        if self._dispatcher is not None:
+            raise StateError("callbacks are registered: the dispatcher thread receives events")
+
+    def _take(self, timeout: Optional[float], max_n: int, messages_only: bool) -> List[Event]:
+        """Up to max_n events; blocks until one arrives or ``timeout`` passes (then []).
+        Raises ClosedError when the transport is closed and drained."""
+        self._check_pull()
+        if timeout is None:
+            deadline = None
+        else:
+            deadline = time.monotonic() + _util.timeout_ms(timeout) / 1000.0
+        lock = self._lock
+        out: List[Event] = []
+        while True:
+            if deadline is None:
+                wait = _SLICE_MS / 1000.0
+            else:
+                wait = min(max(deadline - time.monotonic(), 0.0), _SLICE_MS / 1000.0)
+            if lock.acquire(timeout=wait):
+                try:
+                    self._drain(out, max_n, messages_only)
+                    if out:
+                        return out
+                    if not self._eof:
+                        if deadline is None:
+                            ms = _SLICE_MS
+                        else:
+                            ms = max(0, min(_SLICE_MS, int((deadline - time.monotonic()) * 1000)))
+                        self._pull(ms)
+                        self._drain(out, max_n, messages_only)
+                        if out:
+                            return out
+                    if self._eof and not self._pending:
+                        raise ClosedError("the transport is closed and every message was taken")
+                finally:
+                    lock.release()
+            if deadline is not None and time.monotonic() >= deadline:
+                return out
+
+    def recv(self, timeout: Optional[float] = None) -> Message:
+        """The next message; waits up to ``timeout`` seconds (None: forever, 0: poll).
+
+        Raises :class:`TimeoutError` when none came and :class:`ClosedError` once the
+        transport is closed and every message was taken. Peer events are skipped (see
+        :meth:`recv_event`).
+        """
+        got = self._take(timeout, 1, True)
+        if not got:
+            raise TimeoutError("no message arrived in time")
+        return got[0]  # type: ignore[return-value]
+
+    def recv_event(self, timeout: Optional[float] = None) -> Event:
+        """Like :meth:`recv`, but returns peer events too (:class:`PeerEvent`)."""
+        got = self._take(timeout, 1, False)
+        if not got:
+            raise TimeoutError("no event arrived in time")
+        return got[0]
+
+    def recv_many(
+        self, max: int = _BATCH, timeout: Optional[float] = None, *, events: bool = False
+    ) -> List[Any]:
+        """Up to ``max`` messages (with ``events=True`` also peer events) that are waiting;
+        blocks until at least one arrives or ``timeout`` passes, then returns ``[]``.
+        Raises :class:`ClosedError` once the transport is closed and drained."""
+        n = _util.size(max, "max", 1)
+        return self._take(timeout, n, not events)
+
+    def __iter__(self) -> Iterator[Message]:
+        """Messages until the transport is closed."""
+        return self.messages()
+
+    def messages(self, timeout: Optional[float] = None) -> Iterator[Message]:
+        """Iterate over messages until the transport is closed, or until none arrives for
+        ``timeout`` seconds."""
+        while True:
+            try:
+                batch = self._take(timeout, _BATCH, True)
+            except ClosedError:
+                return
+            if not batch:
+                return
+            yield from batch  # type: ignore[misc]
+
+    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
+        """Iterate over messages and peer events until the transport is closed (the last
+        item is the ``TRANSPORT_CLOSED`` event), or until nothing arrives for ``timeout``
+        seconds."""
+        while True:
+            try:
+                batch = self._take(timeout, _BATCH, False)
+            except ClosedError:
+                return
+            if not batch:
+                return
+            yield from batch
+
+    def fileno(self) -> int:
+        """The readiness file descriptor: readable while events wait (level-triggered).
+        Owned by the transport; do not close it."""
+        fd = self._fd
+        if fd is None:
+            st, fd = _ffi.transport_event_fd(self._handle())
+            if st != _OK:
+                raise error_for(st)
+            self._fd = fd
+        return fd
+
+    # -- receiving (asyncio) -------------------------------------------------------------------
+
+    def _try_take(self, max_n: int, messages_only: bool) -> Optional[List[Event]]:
+        """Non-blocking take; None when another thread holds the receive lock."""
+        self._check_pull()
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            out: List[Event] = []
+            self._drain(out, max_n, messages_only)
+            if not out and not self._eof:
+                self._pull(0)
+                self._drain(out, max_n, messages_only)
+            if not out and self._eof and not self._pending:
+                raise ClosedError("the transport is closed and every message was taken")
+            return out
+        finally:
+            self._lock.release()
+
+    def _wake_async(self, loop: asyncio.AbstractEventLoop) -> None:
+        for fut in self._async_waiters.get(loop, ()):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _wait_readable(self, timeout: Optional[float]) -> None:
+        loop = asyncio.get_running_loop()
+        fd = self.fileno()
+        fut = loop.create_future()
+        waiters = self._async_waiters.get(loop)
+        if waiters is None:
+            waiters = self._async_waiters[loop] = set()
+            loop.add_reader(fd, self._wake_async, loop)
+        waiters.add(fut)
+        try:
+            if timeout is None:
+                await fut
+            else:
+                await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiters.discard(fut)
+            if not waiters:
+                self._async_waiters.pop(loop, None)
+                if self._fd is not None:
+                    loop.remove_reader(fd)
+
+    async def _atake(
+        self, timeout: Optional[float], max_n: int, messages_only: bool
+    ) -> List[Event]:
+        deadline = None if timeout is None else time.monotonic() + _util.timeout_ms(timeout) / 1e3
+        while True:
+            got = self._try_take(max_n, messages_only)
+            if got:
+                return got
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return []
+            if got is None:
+                # A thread is blocked in recv(); the fd stays readable, so do not spin on it.
+                await asyncio.sleep(0.002)
+            else:
+                await self._wait_readable(remaining)
+
+    async def arecv(self, timeout: Optional[float] = None) -> Message:
+        """``await`` the next message (asyncio, via the readiness fd); see :meth:`recv`."""
+        got = await self._atake(timeout, 1, True)
+        if not got:
+            raise TimeoutError("no message arrived in time")
+        return got[0]  # type: ignore[return-value]
+
+    async def arecv_event(self, timeout: Optional[float] = None) -> Event:
+        """``await`` the next message or peer event; see :meth:`recv_event`."""
+        got = await self._atake(timeout, 1, False)
+        if not got:
+            raise TimeoutError("no event arrived in time")
+        return got[0]
+
+    async def aiter(self, *, events: bool = False) -> AsyncIterator[Any]:
+        """``async for msg in transport.aiter()``: messages (with ``events=True`` also peer
+        events) until the transport is closed. Runs on the current event loop with
+        ``loop.add_reader`` on the readiness fd; never blocks the loop."""
+        while True:
+            try:
+                batch = await self._atake(None, _BATCH, not events)
+            except ClosedError:
+                return
+            for item in batch:
+                yield item
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self.aiter()
+
+    # -- receiving (callbacks) -----------------------------------------------------------------
+
+    def on_message(self, fn: Optional[Callable[[Message], Any]]) -> Any:
+        """Call ``fn(message)`` for every message, on the binding's dispatcher thread.
+
+        Usable as a decorator. Passing None removes the handler (messages are then dropped).
+        """
+        if fn is not None and not callable(fn):
+            raise TypeError(f"on_message needs a callable, not {type(fn).__name__}")
+        self._on_message = fn
+        if fn is not None:
+            self._start_dispatcher()
+        return fn
+
+    def on_peer(self, fn: Optional[Callable[[PeerEvent], Any]]) -> Any:
+        """Call ``fn(event)`` for every :class:`PeerEvent` (connected, disconnected,
+        handshake failed, transport closed), on the dispatcher thread. Usable as a decorator."""
+        if fn is not None and not callable(fn):
+            raise TypeError(f"on_peer needs a callable, not {type(fn).__name__}")
+        self._on_peer = fn
+        if fn is not None:
+            self._start_dispatcher()
+        return fn
+
+    def _start_dispatcher(self) -> None:
+        self._handle()
+        with self._state_lock:
+            if self._dispatcher is not None:
+                return
+            if not self._lock.acquire(timeout=5):
+                raise StateError("another thread is receiving; cannot switch to callbacks")
+            try:
+                # Events already pulled go to the handlers first.
+                self._dispatcher = threading.Thread(
+                    target=_dispatch,
+                    args=(weakref.ref(self),),
+                    name="peerwire-dispatch",
+                    daemon=True,
+                )
+            finally:
+                self._lock.release()
+            self._dispatcher.start()
+
+    def _dispatch_batch(self) -> tuple:
+        with self._lock:
+            if not self._pending and not self._eof:
+                self._pull(_SLICE_MS)
+            items = list(self._pending)
+            self._pending.clear()
+            return items, self._eof
+
+    def _callback_failed(self, fn: Any, item: Any, exc: BaseException) -> None:
+        self._cb_errors.append(exc)
+        name = getattr(fn, "__qualname__", repr(fn))
+        log.error("peerwire: callback %s raised while handling %r", name, item, exc_info=exc)
+
+    @property
+    def callback_errors(self) -> List[BaseException]:
+        """Every exception raised by an ``on_message``/``on_peer`` handler so far."""
+        return list(self._cb_errors)
+
+    def check_callbacks(self) -> None:
+        """Raise :class:`CallbackError` for handler exceptions not reported yet."""
+        new = self._cb_errors[self._cb_reported :]
+        if new:
+            self._cb_reported += len(new)
+            raise CallbackError(new)
+
+
+def _dispatch(ref: weakref.ReferenceType[Transport]) -> None:
+    """Dispatcher thread: drains the pull queue and runs the handlers. Holds the transport
+    only while working, so an abandoned transport can still be garbage-collected."""
+    while True:
+        t = ref()
+        if t is None:
+            return
+        try:
+            items, done = t._dispatch_batch()
+        except Exception as e:  # noqa: BLE001 - the thread must end cleanly
+            log.error("peerwire: dispatcher stopped: %s", e)
+            return
+        for item in items:
+            fn = t._on_message if type(item) is Message else t._on_peer
+            if fn is None:
+                continue
+            try:
+                fn(item)
+            except BaseException as e:  # noqa: BLE001 - kept and re-raised on the caller
+                t._callback_failed(fn, item, e)
+        del t, items
+        if done:
+            return
+
+
+def _handshake_runner(fn: HandshakeFunc, transport: Transport) -> Callable[[int], bool]:
+    """Wrap the user's handshake function for the C trampoline (runs on a pool thread)."""
+    tref = weakref.ref(transport)
+
+    def run(hs_ptr: int) -> bool:
+        hs = Handshake(hs_ptr)
+        exc: Optional[BaseException] = None
+        addr, outbound = "", False
+        try:
+            addr, outbound = hs.remote_addr, hs.outbound
+            if fn(hs) is False:
+                exc = HandshakeError("the handshake function returned False")
+        except BaseException as e:  # noqa: BLE001 - any exception rejects the connection
+            exc = e
+        finally:
+            hs._invalidate()
+        if exc is None:
+            return True
+        log.info("peerwire: handshake with %s rejected: %r", addr or "?", exc)
+        t = tref()
+        if t is not None:
+            t._hs_failures.append((time.monotonic(), outbound, addr, exc))
+        return False
+
+    return run
+
+
+def _codec(codec: Union[Codec, str, int]) -> Codec:
+    if isinstance(codec, Codec):
+        return codec
+    if isinstance(codec, str):
+        try:
+            return Codec[codec.upper().replace("-", "_")]
+        except KeyError:
+            names = ", ".join(c.name.lower() for c in Codec)
+            raise ValueError(f"unknown codec {codec!r} (one of {names})") from None
+    if isinstance(codec, bool) or not isinstance(codec, int):
+        raise TypeError(f"codec must be a Codec or its name, not {type(codec).__name__}")
+    try:
+        return Codec(codec)
+    except ValueError:
+        raise ValueError(f"unknown codec {codec}") from None
+
+
+@atexit.register
+def _close_all() -> None:
+    # Before the interpreter tears down: no library thread may call into Python afterwards.
+    for t in list(_live):
+        try:
+            t._finalize()
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        _ffi.log_set(None, 0)
+    except Exception:  # noqa: BLE001
+        pass

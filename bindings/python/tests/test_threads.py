@@ -1,0 +1,310 @@
+"""Threads: the GIL is released while blocked, close unblocks, callbacks, GC."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import weakref
+
+import pytest
+from conftest import collect, open_fds, wait_until
+
+import peerwire
+from peerwire import EventKind, Message, PeerEvent
+
+
+def test_other_threads_run_while_recv_blocks(transports):
+    t = transports()
+    t.listen()
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set() and len(ticks) < 100_000:
+            ticks.append(1)
+            time.sleep(0.001)
+
+    th = threading.Thread(target=ticker)
+    th.start()
+    try:
+        with pytest.raises(peerwire.TimeoutError):
+            t.recv(timeout=0.5)
+    finally:
+        stop.set()
+        th.join(5)
+    assert len(ticks) > 50  # the ticker ran all the while the main thread was blocked
+
+
+def test_pure_python_thread_progresses_during_blocking_recv(transports):
+    # A CPU-bound Python thread makes progress only if the blocked thread let go of the GIL.
+    t = transports()
+    t.listen()
+    counter = [0]
+    done = threading.Event()
+
+    def spin():
+        while not done.is_set():
+            counter[0] += 1
+
+    th = threading.Thread(target=spin)
+    th.start()
+    try:
+        before = counter[0]
+        with pytest.raises(peerwire.TimeoutError):
+            t.recv(timeout=0.3)
+        progressed = counter[0] - before
+    finally:
+        done.set()
+        th.join(5)
+    assert progressed > 10_000
+
+
+def test_close_from_another_thread_unblocks_recv(transports):
+    t = transports()
+    t.listen()
+    result = {}
+
+    def blocked():
+        start = time.monotonic()
+        try:
+            t.recv()  # no timeout: would wait forever
+        except peerwire.ClosedError as e:
+            result["exc"] = e
+        result["took"] = time.monotonic() - start
+
+    th = threading.Thread(target=blocked)
+    th.start()
+    time.sleep(0.3)
+    assert th.is_alive()
+    closed_at = time.monotonic()
+    t.close()
+    th.join(5)
+    assert not th.is_alive()
+    assert isinstance(result.get("exc"), peerwire.ClosedError)
+    assert time.monotonic() - closed_at < 2.0
+
+
+def test_blocking_iteration_ends_on_close_from_another_thread(pair):
+    server, client, peer = pair
+    got = []
+
+    def consume():
+        got.extend(m.payload for m in server)
+
+    th = threading.Thread(target=consume)
+    th.start()
+    client.send(peer, b"a")
+    client.send(peer, b"b")
+    wait_until(lambda: len(got) == 2, what="two messages")
+    server.close()
+    th.join(5)
+    assert not th.is_alive()
+    assert got == [b"a", b"b"]
+
+
+def test_ctrl_c_interrupts_a_blocked_recv():
+    code = textwrap.dedent("""
+        import sys, time, peerwire
+        t = peerwire.Transport()
+        t.listen()
+        print("ready", flush=True)
+        try:
+            t.recv()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            t.close()
+            sys.exit(0)
+        sys.exit(3)
+    """)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+    assert "interrupted" in out
+    assert p.returncode == 0
+
+
+def test_callbacks_run_on_the_dispatcher_thread(pair):
+    server, client, peer = pair
+    got, events, threads = [], [], set()
+    done = threading.Event()
+
+    @server.on_message
+    def handle(msg: Message):
+        threads.add(threading.current_thread().name)
+        got.append(msg.payload)
+        if len(got) == 3:
+            done.set()
+
+    server.on_peer(events.append)
+    for i in range(3):
+        client.send(peer, b"m%d" % i)
+    assert done.wait(5)
+    assert got == [b"m0", b"m1", b"m2"]
+    assert threads == {"peerwire-dispatch"}
+    wait_until(lambda: any(e.kind == EventKind.PEER_CONNECTED for e in events), what="event")
+    with pytest.raises(peerwire.StateError):
+        server.recv(timeout=0)
+    with pytest.raises(peerwire.StateError):
+        list(server.events(timeout=0))
+    client.close()
+    wait_until(
+        lambda: any(e.kind == EventKind.PEER_DISCONNECTED for e in events), what="disconnect event"
+    )
+    server.close()
+    assert events[-1].kind == EventKind.TRANSPORT_CLOSED
+    assert not any(
+        t.name == "peerwire-dispatch" and t.is_alive()
+        for t in threading.enumerate()
+        if t is server._dispatcher
+    )
+
+
+def test_callback_exceptions_are_logged_and_kept(pair, caplog):
+    server, client, peer = pair
+    seen = []
+
+    def handle(msg):
+        seen.append(msg.payload)
+        if msg.payload == b"bad":
+            raise RuntimeError("handler failed")
+
+    server.on_message(handle)
+    with caplog.at_level(logging.ERROR, logger="peerwire"):
+        client.send(peer, b"bad")
+        client.send(peer, b"good")  # the dispatcher keeps going after a failure
+        wait_until(lambda: seen == [b"bad", b"good"], what="both messages")
+    assert any(
+        "handler failed" in r.getMessage()
+        or (r.exc_info and "handler failed" in str(r.exc_info[1]))
+        for r in caplog.records
+    )
+    assert len(server.callback_errors) == 1
+    assert isinstance(server.callback_errors[0], RuntimeError)
+    with pytest.raises(peerwire.CallbackError) as info:
+        server.check_callbacks()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    server.check_callbacks()  # reported once
+    assert len(server.callback_errors) == 1
+
+
+def test_close_raises_unreported_callback_errors(pair):
+    server, client, peer = pair
+    server.on_peer(lambda ev: 1 / 0)
+    client.send(peer, b"x")
+    wait_until(lambda: server.callback_errors, what="callback error")
+    with pytest.raises(peerwire.CallbackError) as info:
+        server.close()
+    assert isinstance(info.value.errors[0], ZeroDivisionError)
+    server.close()  # now reported: a second close is quiet
+
+
+def test_with_block_does_not_mask_an_exception(transports):
+    server = transports()
+    server.listen()
+    with pytest.raises(KeyError):
+        with peerwire.Transport(on_peer=lambda ev: 1 / 0) as t:
+            t.dial(server.addr, timeout=5)
+            wait_until(lambda: t.callback_errors, what="callback error")
+            raise KeyError("the real problem")
+
+
+def test_transports_in_many_threads(transports):
+    server = transports()
+    server.listen()
+    n_threads, per = 4, 500
+
+    def worker(i):
+        c = peerwire.Transport()
+        try:
+            p = c.dial(server.addr, timeout=5)
+            for k in range(per):
+                c.send(p, b"%d:%d" % (i, k))
+        finally:
+            c.close(linger=5)
+
+    ths = [threading.Thread(target=worker, args=(i,)) for i in range(n_threads)]
+    for th in ths:
+        th.start()
+    seen = {i: [] for i in range(n_threads)}
+    deadline = time.monotonic() + 30
+    total = 0
+    while total < n_threads * per and time.monotonic() < deadline:
+        for m in server.recv_many(1000, timeout=1):
+            i, k = m.payload.split(b":")
+            seen[int(i)].append(int(k))
+            total += 1
+    for th in ths:
+        th.join(10)
+    assert all(seen[i] == list(range(per)) for i in seen)
+
+
+def test_garbage_collected_without_leaks(transports):
+    server = transports()
+    server.listen()
+
+    def cycle():
+        t = peerwire.Transport(handshake=lambda h: None)
+        t.listen()
+        p = t.dial(server.addr, timeout=5)
+        t.send(p, b"x")
+        ref = weakref.ref(t)
+        del t, p
+        return ref
+
+    # Warm up: the library's runtime threads and the server's connections exist once.
+    r = cycle()
+    collect()
+    wait_until(lambda: server.stats().peers == 0, what="warm-up peer gone")
+    fds, threads = open_fds(), threading.active_count()
+    registry = peerwire._ffi.registry_size()
+    refs = [cycle() for _ in range(5)]
+    collect()
+    assert r() is None and all(ref() is None for ref in refs)
+    wait_until(lambda: server.stats().peers == 0, what="peers gone")
+    wait_until(lambda: open_fds() <= fds, what=f"fds back to {fds} (now {open_fds()})")
+    assert threading.active_count() <= threads
+    assert peerwire._ffi.registry_size() == registry
+
+
+def test_abandoned_transport_with_callbacks_is_collected(transports):
+    server = transports()
+    server.listen()
+    fds = open_fds()
+
+    def make():
+        t = peerwire.Transport(on_message=lambda m: None, on_peer=lambda e: None)
+        t.dial(server.addr, timeout=5)
+        return weakref.ref(t), t._dispatcher
+
+    ref, dispatcher = make()
+    collect()
+    wait_until(lambda: ref() is None, what="transport collected")
+    dispatcher.join(5)
+    assert not dispatcher.is_alive()
+    wait_until(lambda: open_fds() <= fds, what="fds released")
+
+
+def test_event_objects_repr(pair):
+    server, client, peer = pair
+    client.send(peer, b"hello")
+    ev = server.recv_event(timeout=5)
+    assert isinstance(ev, PeerEvent) and "PEER_CONNECTED" in repr(ev)
+    msg = server.recv(timeout=5)
+    assert "hello" in repr(msg) and bytes(msg) == b"hello" and len(msg) == 5
+    assert "Peer" in repr(peer) and int(peer) == peer.id
+    assert "Transport" in repr(server)

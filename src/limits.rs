@@ -6,10 +6,12 @@ use std::time::Duration;
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;
 /// Largest frame size the length-prefixed codec can express.
 pub const MAX_FRAME_LIMIT: usize = u32::MAX as usize;
-/// Default handshake deadline, counted from the moment the TCP connection exists.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default connect timeout for `dial`.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default handshake deadline in ms, counted from the moment the TCP connection exists.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u32 = 10_000;
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(DEFAULT_HANDSHAKE_TIMEOUT_MS as u64);
+/// Default connect timeout for `dial`, in ms.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u32 = 10_000;
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(DEFAULT_CONNECT_TIMEOUT_MS as u64);
 /// Default per-peer send queue limit in bytes. An empty queue always accepts one frame, so
 /// a frame larger than this (up to the frame limit) can still be sent.
 pub const DEFAULT_SEND_QUEUE_BYTES: usize = 4 * 1024 * 1024;
@@ -19,8 +21,9 @@ pub const DEFAULT_SEND_TIMEOUT: Option<Duration> = None;
 pub const DEFAULT_RECV_QUEUE_EVENTS: usize = 65_536;
 /// Default bound of the pull queue, in payload bytes.
 pub const DEFAULT_RECV_QUEUE_BYTES: usize = 64 * 1024 * 1024;
-/// Default linger: how long `close` and `disconnect` keep flushing queued sends.
-pub const DEFAULT_LINGER: Duration = Duration::from_secs(1);
+/// Default linger in ms: how long `close` and `disconnect` keep flushing queued sends.
+pub const DEFAULT_LINGER_MS: u32 = 1_000;
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(DEFAULT_LINGER_MS as u64);
 /// Default size of one socket read.
 pub const DEFAULT_READ_BUFFER: usize = 64 * 1024;
 /// Smallest accepted read buffer.

@@ -1,0 +1,316 @@
+//! `peerwire_options`: how a transport is made. Create, set, pass to
+//! `peerwire_transport_new`, free. Every setter checks its value and returns a status.
+//!
+//! Functions: `peerwire_options_new`, `peerwire_options_free`, `peerwire_options_set_*`.
+
+use super::global::peerwire_drop_cb;
+use super::handshake::{peerwire_handshake_cb, CHandshake};
+use super::{arg_str, finalizer, guard, guard_void, out, Table, UserData, OK};
+use crate::codec::{length::LengthPrefixed, Codec};
+use crate::error::{Error, Result};
+use crate::events::{Event, Finalizer, Handler};
+use crate::handshake::Handshake;
+use crate::options::{Options, Settings};
+use std::ffi::{c_char, c_void};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Options for a new transport (opaque handle).
+pub struct peerwire_options {
+    _private: [u8; 0],
+}
+
+/// Wire formats.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum peerwire_codec {
+    /// Default: u32 big-endian length, then the payload.
+    PEERWIRE_CODEC_LENGTH_PREFIXED = 0,
+    /// Bytes as they come: each socket read is one message; sends go out unframed.
+    PEERWIRE_CODEC_RAW = 1,
+    /// Go `encoding/gob` stream of `RPC{From string; Payload []byte}` values.
+    PEERWIRE_CODEC_GOB = 2,
+    /// A frame splitter supplied from C.
+    PEERWIRE_CODEC_CUSTOM = 3,
+}
+
+/// A message or peer-event callback. `event` is borrowed for the duration of the call.
+/// Runs on a library thread; calls for one peer never overlap; calls for different peers may.
+pub type peerwire_event_cb = Option<unsafe extern "C" fn(user: *mut c_void, event: *const super::event::peerwire_event)>;
+
+type Slot<T> = Option<(T, Option<Finalizer>)>;
+
+pub(crate) struct FfiOptions {
+    pub(crate) settings: Settings,
+    pub(crate) codec: Arc<dyn Codec>,
+    handshake: Slot<Arc<dyn Handshake>>,
+    on_message: Slot<Handler>,
+    on_peer: Slot<Handler>,
+}
+
+impl FfiOptions {
+    /// Builds core options, moving the callbacks (and their destructors) out of `self`.
+    pub(crate) fn take_options(&mut self) -> Options {
+        let mut o = Options::default();
+        o.settings = self.settings.clone();
+        o.codec = self.codec.clone();
+        if let Some((h, f)) = self.handshake.take() {
+            o.handshake = Some(h);
+            o.finalizers.extend(f);
+        }
+        if let Some((h, f)) = self.on_message.take() {
+            o.on_message = Some(h);
+            o.finalizers.extend(f);
+        }
+        if let Some((h, f)) = self.on_peer.take() {
+            o.on_peer = Some(h);
+            o.finalizers.extend(f);
+        }
+        o
+    }
+}
+
+fn release_slot<T>(slot: &mut Slot<T>) {
+    if let Some((_, Some(f))) = slot.take() {
+        f();
+    }
+}
+
+impl Drop for FfiOptions {
+    fn drop(&mut self) {
+        release_slot(&mut self.handshake);
+        release_slot(&mut self.on_message);
+        release_slot(&mut self.on_peer);
+    }
+}
+
+pub(crate) static OPTIONS: Table<Mutex<FfiOptions>> = Table::new("options");
+
+fn with(o: *mut peerwire_options, name: &str, f: impl FnOnce(&mut FfiOptions) -> Result<()>) -> i32 {
+    guard(name, || {
+        let h = OPTIONS.get(o)?;
+        let mut g = h.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)?;
+        g.settings.validate()?;
+        OK
+    })
+}
+
+fn event_handler(cb: unsafe extern "C" fn(*mut c_void, *const super::event::peerwire_event), user: UserData) -> Handler {
+    Arc::new(move |ev: &Event| {
+        let view = super::event::borrowed(ev);
+        let u = user;
+        // SAFETY: the registered callback gets its own user data and an event view that
+        // stays valid for the call.
+        unsafe { cb(u.0, &view) };
+    })
+}
+
+/// Creates options holding every default. Free with `peerwire_options_free`.
+#[no_mangle]
+pub unsafe extern "C" fn peerwire_options_new(out_opts: *mut *mut peerwire_options) -> i32 {
+    guard("peerwire_options_new", || {
+        if out_opts.is_null() {
+            return Err(Error::Null("out_opts is NULL".into()));
+        }
+        let id = OPTIONS.insert(Mutex::new(FfiOptions {
+            settings: Settings::default(),
+            codec: Arc::new(LengthPrefixed),
+            handshake: None,
+            on_message: None,
+            on_peer: None,
+        }));
+        // SAFETY: non-NULL checked above.
+        unsafe { out(out_opts, id as *mut peerwire_options, "out_opts") }?;
+        OK
+    })
+}
+
+/// Frees options; callbacks still held (not moved into a transport) have their destructors
+/// run. NULL and stale handles are ignored.
+#[no_mangle]
+pub extern "C" fn peerwire_options_free(opts: *mut peerwire_options) {
+    guard_void(|| drop(OPTIONS.remove(opts)))
+}
+
+/// Address to listen on: "ip:port", "[v6]:port", "host:port" or ":port" (all IPv4
+/// interfaces); port 0 picks a free port. Default "127.0.0.1:0".
+#[no_mangle]
+pub unsafe extern "C" fn peerwire_options_set_listen_addr(opts: *mut peerwire_options, addr: *const c_char) -> i32 {
+    with(opts, "peerwire_options_set_listen_addr", |o| {
+        // SAFETY: forwarded string contract.
+        let a = unsafe { arg_str(addr, "addr") }?;
+        if a.trim().is_empty() {
+            return Err(Error::Addr("listen address is empty".into()));
+        }
+        o.settings.listen_addr = a.to_string();
+        Ok(())
+    })
+}
+
+/// The wire format (`peerwire_codec`). Default `PEERWIRE_CODEC_LENGTH_PREFIXED`.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_codec(opts: *mut peerwire_options, codec: i32) -> i32 {
+    with(opts, "peerwire_options_set_codec", |o| {
+        match codec {
+            c if c == peerwire_codec::PEERWIRE_CODEC_LENGTH_PREFIXED as i32 => o.codec = Arc::new(LengthPrefixed),
+            1..=3 => return Err(Error::Unsupported(format!("codec {codec} is not available in this build"))),
+            _ => return Err(Error::Invalid(format!("unknown codec {codec}"))),
+        }
+        Ok(())
+    })
+}
+
+/// Largest message, sent or received, in bytes (1 ..= 4 GiB - 1). Default 16 MiB.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_max_frame(opts: *mut peerwire_options, bytes: usize) -> i32 {
+    with(opts, "peerwire_options_set_max_frame", |o| {
+        o.settings.max_frame = bytes;
+        Ok(())
+    })
+}
+
+/// Handshake deadline in milliseconds (> 0), from the moment the TCP connection exists.
+/// Default 10000.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_handshake_timeout_ms(opts: *mut peerwire_options, ms: u32) -> i32 {
+    with(opts, "peerwire_options_set_handshake_timeout_ms", |o| {
+        o.settings.handshake_timeout = Duration::from_millis(ms as u64);
+        Ok(())
+    })
+}
+
+/// How long `peerwire_transport_dial` waits for the TCP connection, in ms (> 0). Default 10000.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_connect_timeout_ms(opts: *mut peerwire_options, ms: u32) -> i32 {
+    with(opts, "peerwire_options_set_connect_timeout_ms", |o| {
+        o.settings.connect_timeout = Duration::from_millis(ms as u64);
+        Ok(())
+    })
+}
+
+/// Per-peer send queue bound in bytes (> 0). An empty queue always takes one message, so a
+/// message larger than this can still be sent. Default 4 MiB.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_send_queue_bytes(opts: *mut peerwire_options, bytes: usize) -> i32 {
+    with(opts, "peerwire_options_set_send_queue_bytes", |o| {
+        o.settings.send_queue_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// How long `peerwire_transport_send` waits for room in a full send queue: -1 (any negative)
+/// waits until there is room or the peer or transport goes away, 0 fails at once with
+/// `PEERWIRE_ERR_WOULD_BLOCK`, > 0 waits up to that many ms. Default -1. Sends made on a
+/// library thread (inside a callback) never wait.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_send_timeout_ms(opts: *mut peerwire_options, ms: i32) -> i32 {
+    with(opts, "peerwire_options_set_send_timeout_ms", |o| {
+        o.settings.send_timeout = super::timeout_ms(ms);
+        Ok(())
+    })
+}
+
+/// Bound of the pull queue in events (> 0). When full, reading from the sending peers'
+/// sockets stops (TCP pushes back) until events are taken. Default 65536.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_recv_queue_events(opts: *mut peerwire_options, events: usize) -> i32 {
+    with(opts, "peerwire_options_set_recv_queue_events", |o| {
+        o.settings.recv_queue_events = events;
+        Ok(())
+    })
+}
+
+/// Bound of the pull queue in payload bytes (> 0). Default 64 MiB.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_recv_queue_bytes(opts: *mut peerwire_options, bytes: usize) -> i32 {
+    with(opts, "peerwire_options_set_recv_queue_bytes", |o| {
+        o.settings.recv_queue_bytes = bytes;
+        Ok(())
+    })
+}
+
+/// How long close and disconnect keep flushing queued sends, in ms. Default 1000.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_linger_ms(opts: *mut peerwire_options, ms: u32) -> i32 {
+    with(opts, "peerwire_options_set_linger_ms", |o| {
+        o.settings.linger = Duration::from_millis(ms as u64);
+        Ok(())
+    })
+}
+
+/// Size of one socket read in bytes (>= 64). Default 64 KiB.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_read_buffer(opts: *mut peerwire_options, bytes: usize) -> i32 {
+    with(opts, "peerwire_options_set_read_buffer", |o| {
+        o.settings.read_buffer = bytes;
+        Ok(())
+    })
+}
+
+/// Most connections at once (handshaking or connected); more are refused at accept.
+/// 0 = unlimited (the default).
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_max_connections(opts: *mut peerwire_options, n: usize) -> i32 {
+    with(opts, "peerwire_options_set_max_connections", |o| {
+        o.settings.max_connections = n;
+        Ok(())
+    })
+}
+
+/// Runtime worker threads (0 = default: the CPU count, at most 4). The runtime is shared by
+/// the process; the first transport created decides.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_workers(opts: *mut peerwire_options, n: u32) -> i32 {
+    with(opts, "peerwire_options_set_workers", |o| {
+        o.settings.workers = n as usize;
+        Ok(())
+    })
+}
+
+/// The handshake callback, run once per connection (inbound and outbound) before any
+/// message, on a library thread that may block (up to the handshake deadline). Returning 0
+/// accepts the connection, anything else rejects it. `drop` (may be NULL) runs once after the
+/// last call. Moved into the transport created from these options. NULL `cb` removes it.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_handshake(opts: *mut peerwire_options, cb: peerwire_handshake_cb, user: *mut c_void, drop: peerwire_drop_cb) -> i32 {
+    with(opts, "peerwire_options_set_handshake", |o| {
+        release_slot(&mut o.handshake);
+        let user = UserData(user);
+        if let Some(cb) = cb {
+            let h: Arc<dyn Handshake> = Arc::new(CHandshake { cb, user });
+            o.handshake = Some((h, finalizer(drop, user)));
+        }
+        Ok(())
+    })
+}
+
+/// The message callback. When set, messages go to it instead of the pull queue. Runs on a
+/// library thread; calls for one peer never overlap. `drop` (may be NULL) runs once after
+/// the last call. Moved into the transport created from these options. NULL `cb` removes it.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_message_cb(opts: *mut peerwire_options, cb: peerwire_event_cb, user: *mut c_void, drop: peerwire_drop_cb) -> i32 {
+    with(opts, "peerwire_options_set_message_cb", |o| {
+        release_slot(&mut o.on_message);
+        let user = UserData(user);
+        if let Some(cb) = cb {
+            o.on_message = Some((event_handler(cb, user), finalizer(drop, user)));
+        }
+        Ok(())
+    })
+}
+
+/// The peer-event callback (connected, disconnected, handshake failed, transport closed).
+/// When set, those events go to it instead of the pull queue. Same rules as the message
+/// callback; `TRANSPORT_CLOSED` is delivered on the thread that called close.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_peer_cb(opts: *mut peerwire_options, cb: peerwire_event_cb, user: *mut c_void, drop: peerwire_drop_cb) -> i32 {
+    with(opts, "peerwire_options_set_peer_cb", |o| {
+        release_slot(&mut o.on_peer);
+        let user = UserData(user);
+        if let Some(cb) = cb {
+            o.on_peer = Some((event_handler(cb, user), finalizer(drop, user)));
+        }
+        Ok(())
+    })
+}

@@ -599,16 +599,18 @@ impl Inner {
             Reason::PEERWIRE_REASON_CLOSED_LOCALLY | Reason::PEERWIRE_REASON_TRANSPORT_CLOSED
         );
         peer.close_sends();
+        let mut writer_done = false;
         if local {
             let until = tokio::time::Instant::now() + self.s.linger;
-            match tokio::time::timeout_at(until, &mut writer).await {
-                Ok(_) => graceful_shutdown(&peer, until).await,
-                Err(_) => writer.abort(),
+            if tokio::time::timeout_at(until, &mut writer).await.is_ok() {
+                writer_done = true;
+                graceful_shutdown(&peer, until).await;
             }
-        } else {
-            writer.abort();
         }
-        let _ = writer.await;
+        if !writer_done {
+            writer.abort();
+            let _ = writer.await;
+        }
         let (dm, db) = peer.pending();
         if dm > 0 || db > 0 {
             self.totals.msgs_dropped.fetch_add(dm, Ordering::Relaxed);

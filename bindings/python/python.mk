@@ -15,6 +15,14 @@ PY_VENV ?= $(CURDIR)/target/python-install-venv
 
 .PHONY: test-python lint-python demo-python-peer test-python-install
 
+# This file is read before the top-level rules: keep `make` alone meaning `make all`.
+ifeq ($(.DEFAULT_GOAL),)
+.DEFAULT_GOAL := all
+endif
+
+EXTRA_TESTS += test-python
+EXTRA_LINT += lint-python
+
 test-python: lib
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q 'pytest>=7'
 	cd $(PY_DIR) && $(PY_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider tests

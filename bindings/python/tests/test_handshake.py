@@ -82,11 +82,16 @@ def test_reject_by_raising_is_an_exception_on_dial(transports):
 
 
 def test_remote_reject_fails_dial_and_reports_event(transports):
-    a = transports(handshake=lambda h: False)
+    def client_hs(h):
+        h.send(b"hi")
+        h.recv_exact(2, timeout=5)  # the server hangs up instead of answering
+
+    a = transports(handshake=lambda h: h.recv_exact(2, timeout=5) and False)
     a.listen()
-    b = transports(handshake=lambda h: h.send(b"hi"))
-    with pytest.raises(peerwire.HandshakeError):
+    b = transports(handshake=client_hs)
+    with pytest.raises(peerwire.HandshakeError) as info:
         b.dial(a.addr, timeout=5)
+    assert isinstance(info.value.__cause__, peerwire.Error)
     ev = next_event(a, EventKind.HANDSHAKE_FAILED)
     assert ev.reason == Reason.HANDSHAKE_REJECTED
     assert a.peers() == []

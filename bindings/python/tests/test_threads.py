@@ -138,19 +138,20 @@ def test_ctrl_c_interrupts_a_blocked_recv():
     assert p.returncode == 0
 
 
-def test_callbacks_run_on_the_dispatcher_thread(pair):
-    server, client, peer = pair
+def test_callbacks_run_on_the_dispatcher_thread(transports):
     got, events, threads = [], [], set()
     done = threading.Event()
 
-    @server.on_message
     def handle(msg: Message):
         threads.add(threading.current_thread().name)
         got.append(msg.payload)
         if len(got) == 3:
             done.set()
 
-    server.on_peer(events.append)
+    server = transports(on_message=handle, on_peer=events.append)
+    server.listen()
+    client = transports()
+    peer = client.dial(server.addr, timeout=5)
     for i in range(3):
         client.send(peer, b"m%d" % i)
     assert done.wait(5)

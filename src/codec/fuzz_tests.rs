@@ -367,6 +367,332 @@ fn random_payloads(rng: &mut Rng) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Gob's built-in type ids.
+const BUILTINS: &[i64] = &[1, 2, 3, 4, 5, 6, 7, 8];
+const T_COMPLEX: i64 = 7;
+const T_STRING: i64 = 6;
+const T_BYTES: i64 = 5;
+const T_INTERFACE: i64 = 8;
+
+/// A random Go type, as gob describes it (each composite type carries its id).
+#[derive(Clone, Debug)]
+enum GoType {
+    Builtin(i64),
+    Opaque(i64),
+    Array(i64, Box<GoType>, usize),
+    Slice(i64, Box<GoType>),
+    Map(i64, Box<GoType>, Box<GoType>),
+    Struct(i64, Vec<GoType>),
+}
+
+impl GoType {
+    fn id(&self) -> i64 {
+        match self {
+            GoType::Builtin(id)
+            | GoType::Opaque(id)
+            | GoType::Array(id, ..)
+            | GoType::Slice(id, _)
+            | GoType::Map(id, ..)
+            | GoType::Struct(id, _) => *id,
+        }
+    }
+}
+
+fn put_uint(out: &mut Vec<u8>, v: u64) {
+    if v < 0x80 {
+        out.push(v as u8);
+    } else {
+        let skip = (v.leading_zeros() / 8) as usize;
+        out.push((8 - skip as u8).wrapping_neg());
+        out.extend_from_slice(&v.to_be_bytes()[skip..]);
+    }
+}
+
+fn put_int(out: &mut Vec<u8>, v: i64) {
+    put_uint(
+        out,
+        if v < 0 {
+            (!(v as u64) << 1) | 1
+        } else {
+            (v as u64) << 1
+        },
+    );
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_uint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn put_message(out: &mut Vec<u8>, body: &[u8]) {
+    put_uint(out, body.len() as u64);
+    out.extend_from_slice(body);
+}
+
+/// `(payload, From)` a decoder of RPC must get from each value.
+type Expected = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Writes random but valid gob streams of RPC-like structs with extra fields of random types,
+/// laid out as Go's encoder does, and knows what a decoder of RPC must get from them.
+struct StreamGen<'r> {
+    rng: &'r mut Rng,
+    next_id: i64,
+    defs: Vec<Vec<u8>>,
+    /// Defined types an interface value may hold.
+    concrete: Vec<GoType>,
+}
+
+impl StreamGen<'_> {
+    /// A random type; composite ones get a definition message.
+    fn new_type(&mut self, depth: usize) -> GoType {
+        if depth >= 3 || self.rng.chance(2) {
+            return GoType::Builtin(*self.rng.pick(BUILTINS));
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut def = Vec::new();
+        put_int(&mut def, -id);
+        // Each kind's struct starts with CommonType{Name, Id}, sometimes left out.
+        let common = |rng: &mut Rng, def: &mut Vec<u8>| {
+            if !rng.chance(3) {
+                def.extend_from_slice(&[1, 1, 2, b'T', b'x', 1]);
+                put_int(def, id);
+                def.push(0);
+            }
+        };
+        // Field deltas after CommonType (field 0) depend on whether it was sent: use absolute
+        // field numbers through `field`.
+        let t = match self.rng.below(5) {
+            0 => {
+                let elem = self.new_type(depth + 1);
+                let len = 1 + self.rng.below(3);
+                def.push(1); // ArrayT
+                let start = def.len();
+                common(self.rng, &mut def);
+                def.push(if def.len() > start { 1 } else { 2 }); // Elem
+                put_int(&mut def, elem.id());
+                def.push(1); // Len
+                put_int(&mut def, len as i64);
+                GoType::Array(id, Box::new(elem), len)
+            }
+            1 => {
+                let elem = self.new_type(depth + 1);
+                def.push(2); // SliceT
+                let start = def.len();
+                common(self.rng, &mut def);
+                def.push(if def.len() > start { 1 } else { 2 });
+                put_int(&mut def, elem.id());
+                GoType::Slice(id, Box::new(elem))
+            }
+            2 => {
+                let (k, v) = (self.new_type(depth + 1), self.new_type(depth + 1));
+                def.push(4); // MapT
+                let start = def.len();
+                common(self.rng, &mut def);
+                def.push(if def.len() > start { 1 } else { 2 });
+                put_int(&mut def, k.id());
+                def.push(1);
+                put_int(&mut def, v.id());
+                GoType::Map(id, Box::new(k), Box::new(v))
+            }
+            3 => {
+                let n = self.rng.below(4);
+                let fields: Vec<GoType> = (0..n).map(|_| self.new_type(depth + 1)).collect();
+                def.push(3); // StructT
+                let start = def.len();
+                common(self.rng, &mut def);
+                def.push(if def.len() > start { 1 } else { 2 });
+                put_uint(&mut def, fields.len() as u64);
+                for (i, f) in fields.iter().enumerate() {
+                    def.push(1);
+                    put_bytes(&mut def, format!("N{i}").as_bytes());
+                    def.push(1);
+                    put_int(&mut def, f.id());
+                    def.push(0);
+                }
+                GoType::Struct(id, fields)
+            }
+            _ => {
+                def.push(5 + self.rng.below(3) as u8); // GobEncoderT, BinaryMarshalerT, TextMarshalerT
+                common(self.rng, &mut def);
+                GoType::Opaque(id)
+            }
+        };
+        def.push(0); // end of the kind's struct
+        def.push(0); // end of wireType
+        self.defs.push(def);
+        self.concrete.push(t.clone());
+        t
+    }
+
+    fn value(&mut self, t: &GoType, out: &mut Vec<u8>, depth: usize) {
+        match t {
+            GoType::Builtin(T_INTERFACE) => self.interface(out, depth),
+            GoType::Builtin(T_COMPLEX) => {
+                put_uint(out, self.rng.next());
+                put_uint(out, self.rng.next());
+            }
+            GoType::Builtin(T_BYTES | T_STRING) | GoType::Opaque(_) => {
+                let n = self.rng.below(20);
+                let b = self.rng.bytes(n);
+                put_bytes(out, &b);
+            }
+            GoType::Builtin(_) => put_uint(out, self.rng.next() >> (8 * self.rng.below(8))),
+            GoType::Array(_, elem, len) => {
+                put_uint(out, *len as u64);
+                (0..*len).for_each(|_| self.value(elem, out, depth + 1));
+            }
+            GoType::Slice(_, elem) => {
+                let n = self.rng.below(4);
+                put_uint(out, n as u64);
+                (0..n).for_each(|_| self.value(elem, out, depth + 1));
+            }
+            GoType::Map(_, k, v) => {
+                let n = self.rng.below(3);
+                put_uint(out, n as u64);
+                for _ in 0..n {
+                    self.value(k, out, depth + 1);
+                    self.value(v, out, depth + 1);
+                }
+            }
+            GoType::Struct(_, fields) => {
+                let mut last = -1i64;
+                for (i, f) in fields.iter().enumerate() {
+                    if self.rng.chance(3) {
+                        continue; // a zero field, left out
+                    }
+                    put_uint(out, (i as i64 - last) as u64);
+                    last = i as i64;
+                    self.value(f, out, depth + 1);
+                }
+                out.push(0);
+            }
+        }
+    }
+
+    /// Name, concrete type id, byte count, then the value (non-structs get a zero delta first).
+    fn interface(&mut self, out: &mut Vec<u8>, depth: usize) {
+        if depth > 8 || self.rng.chance(3) {
+            out.push(0); // nil
+            return;
+        }
+        let t = if self.concrete.is_empty() || self.rng.chance(2) {
+            GoType::Builtin(*self.rng.pick(&BUILTINS[..7]))
+        } else {
+            self.rng.pick(&self.concrete).clone()
+        };
+        put_bytes(out, format!("main.T{}", t.id()).as_bytes());
+        put_int(out, t.id());
+        let mut inner = Vec::new();
+        if !matches!(t, GoType::Struct(..)) {
+            inner.push(0);
+        }
+        self.value(&t, &mut inner, depth + 1);
+        put_bytes(out, &inner);
+    }
+
+    /// A whole stream: type definitions, then values of a struct holding From and/or Payload
+    /// among random fields.
+    fn stream(rng: &mut Rng) -> (Vec<u8>, Expected) {
+        let mut g = StreamGen {
+            rng,
+            next_id: 64,
+            defs: Vec::new(),
+            concrete: Vec::new(),
+        };
+        let top_id = g.next_id;
+        g.next_id += 1;
+        // None = another field (with its type), Some(true) = From, Some(false) = Payload.
+        let n = g.rng.below(5);
+        let mut fields: Vec<(Option<bool>, GoType)> =
+            (0..n).map(|_| (None, g.new_type(1))).collect();
+        let roles: &[&[bool]] = &[&[true, false], &[false, true], &[true], &[false]];
+        for &role in *g.rng.pick(roles) {
+            let at = g.rng.below(fields.len() + 1);
+            let ty = GoType::Builtin(if role { T_STRING } else { T_BYTES });
+            fields.insert(at, (Some(role), ty));
+        }
+        let mut top = vec![];
+        put_int(&mut top, -top_id);
+        top.extend_from_slice(&[3, 1, 1, 3, b'R', b'P', b'C', 0, 1]);
+        put_uint(&mut top, fields.len() as u64);
+        for (i, (role, ty)) in fields.iter().enumerate() {
+            let name = match role {
+                Some(true) => "From".to_string(),
+                Some(false) => "Payload".to_string(),
+                None => format!("X{i}"),
+            };
+            top.push(1);
+            put_bytes(&mut top, name.as_bytes());
+            top.push(1);
+            put_int(&mut top, ty.id());
+            top.push(0);
+        }
+        top.extend_from_slice(&[0, 0]);
+        g.defs.insert(0, top);
+        if g.rng.chance(4) {
+            g.defs.reverse(); // definitions may come in any order before their first use
+        }
+
+        let mut values = Vec::new();
+        let mut expect = Vec::new();
+        for _ in 0..1 + g.rng.below(4) {
+            let mut body = Vec::new();
+            put_int(&mut body, top_id);
+            let (mut payload, mut from) = (Vec::new(), None);
+            let mut last = -1i64;
+            for (i, (role, ty)) in fields.iter().enumerate() {
+                if g.rng.chance(3) {
+                    continue;
+                }
+                put_uint(&mut body, (i as i64 - last) as u64);
+                last = i as i64;
+                match role {
+                    Some(is_from) => {
+                        let n = g.rng.below(if *is_from { 24 } else { 300 });
+                        let b = g.rng.bytes(n);
+                        put_bytes(&mut body, &b);
+                        if *is_from {
+                            from = Some(b);
+                        } else {
+                            payload = b;
+                        }
+                    }
+                    None => g.value(ty, &mut body, 1),
+                }
+            }
+            body.push(0);
+            put_message(&mut values, &body);
+            expect.push((payload, from));
+        }
+        let mut out = Vec::new();
+        for d in &g.defs {
+            put_message(&mut out, d);
+        }
+        out.extend_from_slice(&values);
+        (out, expect)
+    }
+}
+
+/// A generated stream must decode to exactly what was put in it.
+fn check_generated(stream: &[u8], expect: &Expected) {
+    let mut dec = GobDecoder::new();
+    let mut buf = BytesMut::from(stream);
+    for (i, (payload, from)) in expect.iter().enumerate() {
+        match dec.decode(&mut buf, 16 << 20) {
+            Ok(Decoded::Frame(f)) => {
+                assert_eq!(&f[..], &payload[..], "value {i}, stream {stream:02x?}");
+                let want = from
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                assert_eq!(dec.last_from(), want.as_deref(), "value {i}");
+            }
+            other => panic!("value {i}: {other:?}, stream {stream:02x?}"),
+        }
+    }
+    assert!(buf.is_empty(), "bytes left after the last value");
+}
+
 #[test]
 fn fuzz_length_decoder() {
     let rules = Rules {
@@ -428,25 +754,36 @@ fn fuzz_gob_decoder() {
     let mut seeds: Vec<&[u8]> = GOB_SEEDS.to_vec();
     seeds.extend(ours.iter().map(Vec::as_slice));
     seeds.push(&GOB_PLAIN[..200]);
+    let mut generated = 0u64;
     let st = fuzz(
         "gob",
         3,
         || Box::new(GobDecoder::new()),
         rules,
-        |rng| {
-            match rng.below(8) {
-                0 => random_input(rng),
-                1 => GOB_PLAIN.to_vec(), // whole: a 70000-byte message against every limit
-                _ => {
-                    let mut v = rng.pick(&seeds).to_vec();
+        |rng| match rng.below(8) {
+            0 => random_input(rng),
+            1 => GOB_PLAIN.to_vec(), // whole: a 70000-byte message against every limit
+            2..=4 => {
+                // A valid stream of random types: checked for its exact result, then (often
+                // mutated) run through the harness.
+                let (mut v, expect) = StreamGen::stream(rng);
+                check_generated(&v, &expect);
+                generated += 1;
+                if rng.chance(2) {
                     mutate(rng, &mut v, &seeds);
-                    v
                 }
+                v
+            }
+            _ => {
+                let mut v = rng.pick(&seeds).to_vec();
+                mutate(rng, &mut v, &seeds);
+                v
             }
         },
     );
+    eprintln!("fuzz gob: {generated} generated streams of random types decoded exactly");
     assert!(
-        st.frames > 0 && st.errors > 0,
-        "fuzzing reached neither frames nor errors"
+        st.frames > 0 && st.errors > 0 && generated > 0,
+        "fuzzing reached too little"
     );
 }

@@ -811,9 +811,13 @@ def parse_args():
             ap.error(f"placement {p} not one of {PLACEMENTS}")
     a.scale_peers = a.scale_peers or (200 if a.smoke else 10000)
     a.timeout = a.timeout or (20 if a.smoke else 60)
-    outdir = BUILD if a.smoke else BENCH
-    a.out = a.out or os.path.join(outdir, "RESULTS-smoke.md" if a.smoke else "RESULTS.md")
-    a.chart = a.chart or os.path.join(outdir, "throughput-smoke.png" if a.smoke else "throughput.png")
+    # only a complete full run replaces bench/RESULTS.md and bench/throughput.png
+    partial = bool(a.only or a.sizes != SIZES or a.placements != PLACEMENTS or a.no_throughput
+                   or a.no_rtt or a.no_scale or a.no_peerwire or a.reps < 3 or a.scale_peers != 10000)
+    tag = "smoke" if a.smoke else ("partial" if partial else "")
+    outdir = BUILD if tag else BENCH
+    a.out = a.out or os.path.join(outdir, f"RESULTS-{tag}.md" if tag else "RESULTS.md")
+    a.chart = a.chart or os.path.join(outdir, f"throughput-{tag}.png" if tag else "throughput.png")
     a.libdir, a.incdir = os.path.abspath(a.libdir), os.path.abspath(a.incdir)
     return a
 

@@ -748,7 +748,8 @@ def write_results(path, args, mach, rows, table, verdicts, scale_lines, chart_pa
           "", "## Machine", "",
           f"- date: {mach['date']} (run started {started}, took {elapsed:.0f} s)",
           f"- CPUs (nproc): {mach['nproc']}; model: {mach['cpu']}",
-          f"- kernel: {mach['kernel']}; load average at start: {mach['load']}",
+          f"- kernel: {mach['kernel']}; load average at start: {mach['load']}, at the end: "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
           f"- gcc {mach['gcc']}; {mach['go']}; Python {mach['python']}; libzmq3-dev {mach['libzmq']}",
           "", "## Results", "",
           "Throughput: the receiver's messages between its first and last message; N chosen per "

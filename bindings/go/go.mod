@@ -1,0 +1,3 @@
+module github.com/peerwire/peerwire/bindings/go
+
+go 1.21

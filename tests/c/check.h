@@ -119,6 +119,22 @@ static inline int raw_connect(const char *addr) {
     return fd;
 }
 
+/* A raw listening socket on 127.0.0.1:0 that never accepts or speaks; its address into addr. */
+static inline int raw_listener(char *addr, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    CHECK(listen(fd, 16) == 0);
+    socklen_t len = sizeof sa;
+    CHECK(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+    snprintf(addr, cap, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    return fd;
+}
+
 /* Whether the remote closed `fd` within ~5 s (read returns 0 or an error). */
 static inline int raw_closed_by_remote(int fd) {
     char b[256];

@@ -17,11 +17,13 @@
 //! big-endian bytes; signed integers are zig-zag folded into unsigned ones (the low bit is the
 //! sign). Strings and byte slices are a count and the bytes.
 //!
-//! Limits: a message count above the transport's frame limit is refused before anything is
-//! buffered for it ([`CodecError::FrameTooLarge`]); every inner length is checked against the
-//! bytes left in its message; nesting depth and the number of remembered type definitions are
-//! capped. The decoder allocates nothing a message claims before its bytes have arrived, keeps a
-//! bounded amount of type information per connection, and never panics.
+//! Limits: the transport's frame limit bounds payloads, as it does on send. A message whose
+//! count exceeds it by more than [`MESSAGE_OVERHEAD`] (room for the type id, `From`, field
+//! headers and small extra fields) is refused before anything is buffered for it, and so is a
+//! `Payload` over the limit ([`CodecError::FrameTooLarge`]). Every inner length is checked
+//! against the bytes left in its message; nesting depth and the number of remembered type
+//! definitions are capped. The decoder allocates nothing a message claims before its bytes have
+//! arrived, keeps a bounded amount of type information per connection, and never panics.
 //!
 //! Not supported, and refused with a decode error: a value whose interface-typed field holds a
 //! type not yet sent on the stream. Go's encoder then splits the value over several messages,
@@ -42,6 +44,11 @@ pub const RPC_TYPE_ID: i64 = 64;
 const FIRST_USER_ID: i64 = 64;
 /// Go refuses messages of this size or more (`tooBig` on 32-bit platforms), so we never send one.
 const GO_TOO_BIG: u64 = 1 << 30;
+
+/// How much longer than the frame limit a message may be: a value message adds a type id,
+/// `From`, field headers and whatever extra fields the sender's struct has to its payload, so a
+/// payload of exactly the limit still arrives. Our own messages add 8 bytes plus `From`.
+pub const MESSAGE_OVERHEAD: usize = 1024;
 
 /// Cap on type definitions remembered per connection (Go programs send a handful).
 pub const MAX_TYPES: usize = 4096;
@@ -567,21 +574,17 @@ impl Decoder for GobDecoder {
                     return Ok(Decoded::NeedMore(need));
                 }
             };
-            if count > max_frame as u64 {
-                return Err(CodecError::FrameTooLarge {
-                    size: count,
-                    limit: max_frame,
-                });
+            // The frame limit is about payloads (as on send); a message may add its framing.
+            let limit = max_frame.saturating_add(MESSAGE_OVERHEAD);
+            if count > limit as u64 {
+                return Err(CodecError::FrameTooLarge { size: count, limit });
             }
             if count == 0 {
                 return Err(invalid("empty message"));
             }
             let total = (count as usize)
                 .checked_add(head)
-                .ok_or(CodecError::FrameTooLarge {
-                    size: count,
-                    limit: max_frame,
-                })?;
+                .ok_or(CodecError::FrameTooLarge { size: count, limit })?;
             if buf.len() < total {
                 return Ok(Decoded::NeedMore(total - buf.len()));
             }
@@ -607,6 +610,12 @@ impl Decoder for GobDecoder {
                     "{} bytes of extra data after the value",
                     r.left()
                 )));
+            }
+            if payload.len() > max_frame {
+                return Err(CodecError::FrameTooLarge {
+                    size: payload.len() as u64,
+                    limit: max_frame,
+                });
             }
             self.last_from = from;
             let msg = buf.split_to(total).freeze();
@@ -934,13 +943,14 @@ mod tests {
 
     #[test]
     fn oversize_claims_are_refused_before_buffering() {
+        let limit = |max: usize| max + MESSAGE_OVERHEAD;
         // A count of 2^32 with nothing behind it.
         let mut buf = BytesMut::from(&[0xfb, 1, 0, 0, 0, 0][..]);
         assert_eq!(
             GobDecoder::new().decode(&mut buf, MAX),
             Err(CodecError::FrameTooLarge {
                 size: 1 << 32,
-                limit: MAX
+                limit: limit(MAX)
             })
         );
         assert_eq!(buf.len(), 6);
@@ -951,9 +961,12 @@ mod tests {
             drain(&mut dec, &mut buf, 65536)
         };
         assert_eq!(msgs.len(), 3);
-        assert!(
-            matches!(res, Err(CodecError::FrameTooLarge { limit: 65536, .. })),
-            "{res:?}"
+        assert_eq!(
+            res,
+            Err(CodecError::FrameTooLarge {
+                size: 70008,
+                limit: limit(65536)
+            })
         );
         // The largest count gob can express.
         let mut buf = BytesMut::from(&[0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..]);
@@ -961,6 +974,28 @@ mod tests {
             GobDecoder::new().decode(&mut buf, usize::MAX),
             Err(CodecError::FrameTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn the_frame_limit_bounds_payloads_not_messages() {
+        // A payload of exactly the limit arrives, even with a long From around it.
+        let from = "x".repeat(500);
+        for (n, ok) in [(1000, true), (1001, false)] {
+            let stream = encode_stream(&from, &[n]);
+            let mut buf = BytesMut::from(&stream[..]);
+            let res = GobDecoder::new().decode(&mut buf, 1000);
+            if ok {
+                assert_eq!(res, Ok(Decoded::Frame(Bytes::from(payload(n)))));
+            } else {
+                assert_eq!(
+                    res,
+                    Err(CodecError::FrameTooLarge {
+                        size: 1001,
+                        limit: 1000
+                    })
+                );
+            }
+        }
     }
 
     #[test]

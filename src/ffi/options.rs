@@ -90,9 +90,13 @@ fn with(o: *mut peerwire_options, name: &str, f: impl FnOnce(&mut FfiOptions) ->
     guard(name, || {
         let h = OPTIONS.get(o)?;
         let mut g = h.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)?;
-        g.settings.validate()?;
-        OK
+        // A refused value leaves the options as they were.
+        let before = g.settings.clone();
+        let r = f(&mut g).and_then(|_| g.settings.validate());
+        if r.is_err() {
+            g.settings = before;
+        }
+        r.map(|_| 0)
     })
 }
 

@@ -469,7 +469,7 @@ func (t *transport) dialOne(ctx context.Context, addr string) (*TCPPeer, error) 
 		if err != nil {
 			return nil, err
 		}
-		return t.peerForDial(id), nil
+		return t.peerFor(id, addr, true), nil
 	}
 	type result struct {
 		id  uint64
@@ -485,7 +485,7 @@ func (t *transport) dialOne(ctx context.Context, addr string) (*TCPPeer, error) 
 		if res.err != nil {
 			return nil, res.err
 		}
-		return t.peerForDial(res.id), nil
+		return t.peerFor(res.id, addr, true), nil
 	case <-ctx.Done():
 		go func() {
 			if res := <-ch; res.err == nil {
@@ -515,8 +515,10 @@ func (t *transport) peerInfo(h C.pw_transport_h, id uint64) (PeerInfo, error) {
 	}, nil
 }
 
-// peerForDial returns the one *TCPPeer for a dialled peer id, shared with OnPeer and RPC.Peer.
-func (t *transport) peerForDial(id uint64) *TCPPeer {
+// peerFor returns the one *TCPPeer for a live peer id (dialled, or listed by Peers), shared
+// with OnPeer and RPC.Peer.
+// A peer already gone is returned unregistered and marked gone, with what the caller knew.
+func (t *transport) peerFor(id uint64, addr string, outbound bool) *TCPPeer {
 	t.peersMu.Lock()
 	p := t.peers[id]
 	t.peersMu.Unlock()
@@ -526,8 +528,7 @@ func (t *transport) peerForDial(id uint64) *TCPPeer {
 	h := t.cHandle()
 	info, err := t.peerInfo(h, id)
 	if err != nil {
-		// Already gone: hand back a peer whose calls report it.
-		p = newPeer(t, id, "", true)
+		p = newPeer(t, id, addr, outbound)
 		p.gone.Store(true)
 		return p
 	}
@@ -535,7 +536,7 @@ func (t *transport) peerForDial(id uint64) *TCPPeer {
 	if q := t.peers[id]; q != nil {
 		p = q
 	} else {
-		p = newPeer(t, id, info.Addr, true)
+		p = newPeer(t, id, info.Addr, info.Outbound)
 		t.peers[id] = p
 	}
 	t.peersMu.Unlock()
@@ -644,7 +645,9 @@ func (tr *TCPTransport) Peers() ([]Peer, error) {
 		if total <= len(ids) {
 			out := make([]Peer, 0, total)
 			for _, id := range ids[:total] {
-				out = append(out, t.peerForDial(uint64(id)))
+				if p := t.peerFor(uint64(id), "", false); !p.gone.Load() {
+					out = append(out, p)
+				}
 			}
 			return out, nil
 		}

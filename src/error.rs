@@ -134,11 +134,7 @@ pub enum Error {
     #[error("message of {size} bytes exceeds the maximum frame size of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
     #[error("send queue of peer {peer} is full ({queued} bytes queued, limit {limit})")]
-    WouldBlock {
-        peer: u64,
-        queued: usize,
-        limit: usize,
-    },
+    WouldBlock { peer: u64, queued: usize, limit: usize },
     #[error("{0}")]
     Timeout(String),
     #[error("{0}")]

@@ -104,12 +104,7 @@ impl Event {
         }
     }
     pub fn peer(kind: EventKind, meta: &Arc<PeerMeta>, reason: Reason) -> Event {
-        Event {
-            kind,
-            reason,
-            meta: Some(meta.clone()),
-            payload: Bytes::new(),
-        }
+        Event { kind, reason, meta: Some(meta.clone()), payload: Bytes::new() }
     }
     pub fn closed() -> Event {
         Event {
@@ -205,9 +200,7 @@ impl EventQueue {
             return Ok(());
         }
         let len = ev.payload.len();
-        if !q.events.is_empty()
-            && (q.events.len() >= self.max_events || q.bytes + len > self.max_bytes)
-        {
+        if !q.events.is_empty() && (q.events.len() >= self.max_events || q.bytes + len > self.max_bytes) {
             self.producers_blocked.store(true, Ordering::Release);
             return Err(ev);
         }
@@ -271,17 +264,10 @@ impl EventQueue {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return if timeout == Some(Duration::ZERO) {
-                            Pull::Empty
-                        } else {
-                            Pull::TimedOut
-                        };
+                        return if timeout == Some(Duration::ZERO) { Pull::Empty } else { Pull::TimedOut };
                     }
                     q.waiting += 1;
-                    let (g, _) = self
-                        .cond
-                        .wait_timeout(q, d - now)
-                        .unwrap_or_else(|e| e.into_inner());
+                    let (g, _) = self.cond.wait_timeout(q, d - now).unwrap_or_else(|e| e.into_inner());
                     q = g;
                     q.waiting -= 1;
                 }
@@ -335,10 +321,7 @@ impl ReadyFd {
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(ReadyFd {
-            read: fd,
-            write: fd,
-        })
+        Ok(ReadyFd { read: fd, write: fd })
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -355,10 +338,7 @@ impl ReadyFd {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
-        Ok(ReadyFd {
-            read: fds[0],
-            write: fds[1],
-        })
+        Ok(ReadyFd { read: fds[0], write: fds[1] })
     }
 
     fn set(&self) {
@@ -468,11 +448,7 @@ impl Drop for GateGuard<'_> {
         let prev = self.gate.state.fetch_sub(1, Ordering::AcqRel);
         if prev == GATE_CLOSED | 1 {
             {
-                let _g = self
-                    .gate
-                    .idle_lock
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let _g = self.gate.idle_lock.lock().unwrap_or_else(|e| e.into_inner());
                 self.gate.idle.notify_all();
             }
             self.gate.run_finalizers();
@@ -500,11 +476,7 @@ mod tests {
         let g = gate.enter().unwrap();
         gate.close(false);
         assert!(gate.enter().is_none());
-        assert_eq!(
-            count.load(Ordering::SeqCst),
-            0,
-            "must wait for the callback in flight"
-        );
+        assert_eq!(count.load(Ordering::SeqCst), 0, "must wait for the callback in flight");
         drop(g);
         assert_eq!(count.load(Ordering::SeqCst), 1);
         gate.close(true);
@@ -516,11 +488,7 @@ mod tests {
     fn queue_fd_is_level_triggered() {
         let q = EventQueue::new(2, 1024).unwrap();
         let readable = |fd: i32| {
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd, zero timeout.
             unsafe { libc::poll(&mut p, 1, 0) == 1 }
         };
@@ -532,10 +500,7 @@ mod tests {
         assert_eq!(q.pull(&mut out, 10, Some(Duration::ZERO)), Pull::Got(1));
         assert!(!readable(q.fd()));
         assert_eq!(q.pull(&mut out, 10, Some(Duration::ZERO)), Pull::Empty);
-        assert_eq!(
-            q.pull(&mut out, 10, Some(Duration::from_millis(20))),
-            Pull::TimedOut
-        );
+        assert_eq!(q.pull(&mut out, 10, Some(Duration::from_millis(20))), Pull::TimedOut);
         q.close();
         assert!(readable(q.fd()));
         assert_eq!(q.pull(&mut out, 10, None), Pull::Closed);

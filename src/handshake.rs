@@ -47,15 +47,12 @@ impl HandshakeIo {
 
     /// Time left before the deadline.
     pub fn remaining(&self) -> Duration {
-        self.deadline
-            .saturating_duration_since(tokio::time::Instant::now())
+        self.deadline.saturating_duration_since(tokio::time::Instant::now())
     }
 
     fn limit(&self, timeout: Option<Duration>) -> Result<tokio::time::Instant> {
         if self.cancelled.load(Ordering::Acquire) {
-            return Err(Error::Handshake(
-                "handshake cancelled (deadline passed or transport closing)".into(),
-            ));
+            return Err(Error::Handshake("handshake cancelled (deadline passed or transport closing)".into()));
         }
         let now = tokio::time::Instant::now();
         let d = match timeout {
@@ -136,10 +133,7 @@ impl HandshakeIo {
             let left = until.map(|u| u.saturating_duration_since(Instant::now()));
             match self.recv(&mut buf[off..], left)? {
                 0 => {
-                    return Err(Error::Handshake(format!(
-                        "remote closed after {off} of {} handshake bytes",
-                        buf.len()
-                    )))
+                    return Err(Error::Handshake(format!("remote closed after {off} of {} handshake bytes", buf.len())))
                 }
                 n => off += n,
             }

@@ -43,8 +43,5 @@ pub const KEEP_BUFFER_CAPACITY: usize = 256 * 1024;
 /// Default number of runtime worker threads: small machines get few threads, as hand-offs
 /// between threads cost more than they gain there.
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 4)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
 }

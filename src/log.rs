@@ -64,20 +64,14 @@ struct Logger {
 }
 
 static LEVEL: Lazy<AtomicI32> = Lazy::new(|| {
-    let env = std::env::var("PEERWIRE_LOG")
-        .map(|v| Level::parse(&v))
-        .unwrap_or(Level::PEERWIRE_LOG_OFF);
+    let env = std::env::var("PEERWIRE_LOG").map(|v| Level::parse(&v)).unwrap_or(Level::PEERWIRE_LOG_OFF);
     AtomicI32::new(env as i32)
 });
 
 static LOGGER: Lazy<RwLock<Logger>> = Lazy::new(|| {
-    let to_stderr = std::env::var("PEERWIRE_LOG")
-        .map(|v| Level::parse(&v) != Level::PEERWIRE_LOG_OFF)
-        .unwrap_or(false);
+    let to_stderr = std::env::var("PEERWIRE_LOG").map(|v| Level::parse(&v) != Level::PEERWIRE_LOG_OFF).unwrap_or(false);
     let sink: Option<Sink> = if to_stderr {
-        Some(Arc::new(|level: Level, msg: &str| {
-            eprintln!("peerwire {}: {}", level.name(), msg)
-        }))
+        Some(Arc::new(|level: Level, msg: &str| eprintln!("peerwire {}: {}", level.name(), msg)))
     } else {
         None
     };
@@ -89,10 +83,7 @@ static LOGGER: Lazy<RwLock<Logger>> = Lazy::new(|| {
 pub fn set_sink(sink: Option<Sink>, level: Level) {
     let mut l = LOGGER.write().unwrap_or_else(|e| e.into_inner());
     l.sink = sink;
-    LEVEL.store(
-        if l.sink.is_some() { level as i32 } else { 0 },
-        Ordering::Release,
-    );
+    LEVEL.store(if l.sink.is_some() { level as i32 } else { 0 }, Ordering::Release);
 }
 
 /// Whether a message at `level` would be emitted.

@@ -61,10 +61,7 @@ impl Settings {
     /// Checks every value; the message names the bad one.
     pub fn validate(&self) -> Result<()> {
         if self.max_frame == 0 || self.max_frame > MAX_FRAME_LIMIT {
-            return Err(Error::Invalid(format!(
-                "max_frame must be 1..={MAX_FRAME_LIMIT}, got {}",
-                self.max_frame
-            )));
+            return Err(Error::Invalid(format!("max_frame must be 1..={MAX_FRAME_LIMIT}, got {}", self.max_frame)));
         }
         if self.send_queue_bytes == 0 {
             return Err(Error::Invalid("send_queue_bytes must be > 0".into()));
@@ -73,9 +70,7 @@ impl Settings {
             return Err(Error::Invalid("receive queue bounds must be > 0".into()));
         }
         if self.read_buffer < MIN_READ_BUFFER {
-            return Err(Error::Invalid(format!(
-                "read_buffer must be >= {MIN_READ_BUFFER}"
-            )));
+            return Err(Error::Invalid(format!("read_buffer must be >= {MIN_READ_BUFFER}")));
         }
         if self.workers > MAX_WORKERS {
             return Err(Error::Invalid(format!("workers must be <= {MAX_WORKERS}")));

@@ -37,12 +37,7 @@ pub struct PeerMeta {
 impl PeerMeta {
     pub fn new(id: PeerId, addr: SocketAddr, outbound: bool) -> PeerMeta {
         let addr_text = CString::new(addr.to_string()).unwrap_or_default();
-        PeerMeta {
-            id,
-            addr,
-            addr_text,
-            outbound,
-        }
+        PeerMeta { id, addr, addr_text, outbound }
     }
 }
 
@@ -159,23 +154,14 @@ impl Peer {
             let now = Instant::now();
             let remaining = match deadline {
                 Some(d) if now >= d => {
-                    return Err(Error::WouldBlock {
-                        peer: self.meta.id,
-                        queued,
-                        limit: self.send_limit,
-                    });
+                    return Err(Error::WouldBlock { peer: self.meta.id, queued, limit: self.send_limit });
                 }
                 Some(d) => Some(d - now),
                 None => None,
             };
             o.waiters += 1;
             o = match remaining {
-                Some(r) => {
-                    self.room
-                        .wait_timeout(o, r)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
+                Some(r) => self.room.wait_timeout(o, r).unwrap_or_else(|e| e.into_inner()).0,
                 None => self.room.wait(o).unwrap_or_else(|e| e.into_inner()),
             };
             o.waiters -= 1;
@@ -183,28 +169,18 @@ impl Peer {
         let o = &mut *o;
         o.head.clear();
         o.tail.clear();
-        o.encoder
-            .encode(data, &mut o.head, &mut o.tail)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        o.encoder.encode(data, &mut o.head, &mut o.tail).map_err(|e| Error::Invalid(e.to_string()))?;
         let total = o.head.len() + data.len() + o.tail.len();
 
         let mut skip = 0;
         if o.buf.is_empty() && !o.writer_busy {
             let now = Instant::now();
-            let burst = o
-                .last_direct
-                .is_some_and(|t| now.duration_since(t) < DIRECT_WRITE_GAP);
+            let burst = o.last_direct.is_some_and(|t| now.duration_since(t) < DIRECT_WRITE_GAP);
             o.last_direct = Some(now);
             if !burst {
-                let parts = [
-                    IoSlice::new(&o.head),
-                    IoSlice::new(data),
-                    IoSlice::new(&o.tail),
-                ];
+                let parts = [IoSlice::new(&o.head), IoSlice::new(data), IoSlice::new(&o.tail)];
                 if let Ok(n) = self.stream.try_write_vectored(&parts) {
-                    self.counters
-                        .bytes_out
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                    self.counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
                     if n == total {
                         self.counters.msgs_out.fetch_add(1, Ordering::Relaxed);
                         return Ok(());
@@ -241,18 +217,12 @@ impl Peer {
 
     /// Asks the reader to stop for `reason` (the first reason wins).
     pub(crate) fn request_stop(&self, reason: Reason) {
-        let _ = self.stop_reason.compare_exchange(
-            0,
-            reason as i32,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        );
+        let _ = self.stop_reason.compare_exchange(0, reason as i32, Ordering::AcqRel, Ordering::Acquire);
         self.stop.notify_one();
     }
 
     pub(crate) fn stop_reason(&self) -> Option<Reason> {
-        Reason::from_code(self.stop_reason.load(Ordering::Acquire))
-            .filter(|r| *r != Reason::PEERWIRE_REASON_NONE)
+        Reason::from_code(self.stop_reason.load(Ordering::Acquire)).filter(|r| *r != Reason::PEERWIRE_REASON_NONE)
     }
 
     pub(crate) fn is_closing(&self) -> bool {
@@ -287,9 +257,7 @@ impl Peer {
             o.frame_ends.pop_front();
             frames += 1;
         }
-        self.counters
-            .bytes_out
-            .fetch_add(n as u64, Ordering::Relaxed);
+        self.counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         if frames > 0 {
             self.counters.msgs_out.fetch_add(frames, Ordering::Relaxed);
         }

@@ -24,11 +24,7 @@ struct State {
     workers: usize,
 }
 
-static STATE: Mutex<State> = Mutex::new(State {
-    rt: None,
-    users: 0,
-    workers: 0,
-});
+static STATE: Mutex<State> = Mutex::new(State { rt: None, users: 0, workers: 0 });
 
 /// A reference to the runtime; while one exists the runtime stays up.
 pub struct RuntimeRef {
@@ -40,11 +36,7 @@ impl RuntimeRef {
     /// The first creation decides the thread count; a later different request is logged.
     pub fn acquire(workers: usize) -> Result<RuntimeRef> {
         let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        let want = if workers == 0 {
-            crate::limits::default_workers()
-        } else {
-            workers
-        };
+        let want = if workers == 0 { crate::limits::default_workers() } else { workers };
         if st.rt.is_none() {
             if on_runtime_thread() {
                 return Err(Error::in_callback("creating the runtime"));
@@ -61,18 +53,10 @@ impl RuntimeRef {
             st.rt = Some(rt);
             st.workers = want;
         } else if workers != 0 && workers != st.workers {
-            log!(
-                warn,
-                "runtime already runs {} workers; request for {workers} ignored",
-                st.workers
-            );
+            log!(warn, "runtime already runs {} workers; request for {workers} ignored", st.workers);
         }
         st.users += 1;
-        let handle = st
-            .rt
-            .as_ref()
-            .map(|rt| rt.handle().clone())
-            .expect("runtime exists");
+        let handle = st.rt.as_ref().map(|rt| rt.handle().clone()).expect("runtime exists");
         Ok(RuntimeRef { handle })
     }
 

@@ -117,11 +117,8 @@ impl Transport {
     pub fn new(mut opts: Options) -> Result<Transport> {
         opts.settings.validate()?;
         let rt = RuntimeRef::acquire(opts.settings.workers)?;
-        let queue = EventQueue::new(
-            opts.settings.recv_queue_events,
-            opts.settings.recv_queue_bytes,
-        )
-        .map_err(|e| Error::Io(format!("cannot create the readiness fd: {e}")))?;
+        let queue = EventQueue::new(opts.settings.recv_queue_events, opts.settings.recv_queue_bytes)
+            .map_err(|e| Error::Io(format!("cannot create the readiness fd: {e}")))?;
         let (closing, _) = watch::channel(false);
         let inner = Arc::new(Inner {
             s: opts.settings.clone(),
@@ -186,17 +183,10 @@ impl Transport {
         inner.check_open()?;
         if data.len() > inner.s.max_frame {
             inner.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-            return Err(Error::TooLarge {
-                size: data.len(),
-                limit: inner.s.max_frame,
-            });
+            return Err(Error::TooLarge { size: data.len(), limit: inner.s.max_frame });
         }
         let p = inner.peer(peer)?;
-        let timeout = if on_runtime_thread() {
-            Some(Duration::ZERO)
-        } else {
-            timeout
-        };
+        let timeout = if on_runtime_thread() { Some(Duration::ZERO) } else { timeout };
         let r = p.send(data, timeout);
         if matches!(r, Err(Error::WouldBlock { .. })) {
             inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
@@ -211,18 +201,9 @@ impl Transport {
         inner.check_open()?;
         if data.len() > inner.s.max_frame {
             inner.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-            return Err(Error::TooLarge {
-                size: data.len(),
-                limit: inner.s.max_frame,
-            });
+            return Err(Error::TooLarge { size: data.len(), limit: inner.s.max_frame });
         }
-        let peers: Vec<Arc<Peer>> = inner
-            .peers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let peers: Vec<Arc<Peer>> = inner.peers.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         let mut sent = 0;
         for p in peers {
             match p.send(data, Some(Duration::ZERO)) {
@@ -273,12 +254,7 @@ impl Transport {
 
     /// Takes up to `max` events into `out` from the pull queue. `timeout`: `Some(ZERO)`
     /// polls, `None` waits forever. On library threads it never waits.
-    pub fn pull(
-        &self,
-        out: &mut Vec<Event>,
-        max: usize,
-        timeout: Option<Duration>,
-    ) -> Result<Pull> {
+    pub fn pull(&self, out: &mut Vec<Event>, max: usize, timeout: Option<Duration>) -> Result<Pull> {
         if max == 0 {
             return Err(Error::Invalid("max must be > 0".into()));
         }
@@ -331,12 +307,7 @@ impl Inner {
     }
 
     fn peer(&self, id: PeerId) -> Result<Arc<Peer>> {
-        self.peers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned()
-            .ok_or(Error::UnknownPeer(id))
+        self.peers.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned().ok_or(Error::UnknownPeer(id))
     }
 
     fn track(self: &Arc<Self>) -> TaskGuard {
@@ -378,12 +349,7 @@ impl Inner {
     fn call(&self, h: &Handler, ev: &Event) {
         if let Some(_g) = self.gate.enter() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(ev))).is_err() {
-                log!(
-                    error,
-                    "an event handler panicked (event {:?} of peer {})",
-                    ev.kind,
-                    ev.peer_id()
-                );
+                log!(error, "an event handler panicked (event {:?} of peer {})", ev.kind, ev.peer_id());
             }
         }
     }
@@ -434,12 +400,8 @@ impl Inner {
         // SAFETY: the fd belongs to a listening socket we own; calling listen() again only
         // raises its backlog (the std default of 128 is small for connection bursts).
         unsafe { libc::listen(std_listener.as_raw_fd(), 4096) };
-        std_listener
-            .set_nonblocking(true)
-            .map_err(|e| Error::Io(e.to_string()))?;
-        let local = std_listener
-            .local_addr()
-            .map_err(|e| Error::Io(e.to_string()))?;
+        std_listener.set_nonblocking(true).map_err(|e| Error::Io(e.to_string()))?;
+        let local = std_listener.local_addr().map_err(|e| Error::Io(e.to_string()))?;
         let listener = {
             let _g = self.rt.enter();
             TcpListener::from_std(std_listener).map_err(|e| Error::Io(e.to_string()))?
@@ -497,16 +459,11 @@ impl Inner {
                     Err(e) => last = Some(e),
                 }
             }
-            Err(last
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "no address".into()))
+            Err(last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into()))
         };
         let (stream, remote) = match tokio::time::timeout(limit, connect).await {
             Err(_) => {
-                return Err(Error::Timeout(format!(
-                    "connecting to {addr} timed out after {} ms",
-                    limit.as_millis()
-                )))
+                return Err(Error::Timeout(format!("connecting to {addr} timed out after {} ms", limit.as_millis())))
             }
             Ok(Err(e)) => return Err(Error::Connect(format!("cannot connect to {addr}: {e}"))),
             Ok(Ok(s)) => s,
@@ -543,50 +500,29 @@ impl Inner {
         let stream = Arc::new(stream);
 
         if let Err(f) = self.run_handshake(&stream, &meta).await {
-            self.totals
-                .handshake_failures
-                .fetch_add(1, Ordering::Relaxed);
+            self.totals.handshake_failures.fetch_add(1, Ordering::Relaxed);
             let (reason, err) = match f {
                 HandshakeFailure::TimedOut => (
                     Reason::PEERWIRE_REASON_HANDSHAKE_TIMEOUT,
                     Error::HandshakeTimeout(self.s.handshake_timeout.as_millis() as u64),
                 ),
-                HandshakeFailure::Rejected(m) => (
-                    Reason::PEERWIRE_REASON_HANDSHAKE_REJECTED,
-                    Error::Handshake(m),
-                ),
+                HandshakeFailure::Rejected(m) => (Reason::PEERWIRE_REASON_HANDSHAKE_REJECTED, Error::Handshake(m)),
             };
             log!(debug, "peer {id} ({addr}): {err}");
-            self.emit(Event::peer(
-                EventKind::PEERWIRE_EVENT_HANDSHAKE_FAILED,
-                &meta,
-                reason,
-            ));
+            self.emit(Event::peer(EventKind::PEERWIRE_EVENT_HANDSHAKE_FAILED, &meta, reason));
             if let Some(tx) = report {
                 let _ = tx.send(Err(err));
             }
             return;
         }
 
-        let peer = Arc::new(Peer::new(
-            meta.clone(),
-            stream,
-            self.codec.encoder(),
-            self.s.send_queue_bytes,
-        ));
-        self.peers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, peer.clone());
+        let peer = Arc::new(Peer::new(meta.clone(), stream, self.codec.encoder(), self.s.send_queue_bytes));
+        self.peers.write().unwrap_or_else(|e| e.into_inner()).insert(id, peer.clone());
         if self.state.load(Ordering::Acquire) != OPEN {
             // Close ran between the handshake and the insert: it may not have seen us.
             peer.request_stop(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);
         }
-        self.emit(Event::peer(
-            EventKind::PEERWIRE_EVENT_PEER_CONNECTED,
-            &meta,
-            Reason::PEERWIRE_REASON_NONE,
-        ));
+        self.emit(Event::peer(EventKind::PEERWIRE_EVENT_PEER_CONNECTED, &meta, Reason::PEERWIRE_REASON_NONE));
         if let Some(tx) = report {
             let _ = tx.send(Ok(id));
         }
@@ -594,10 +530,7 @@ impl Inner {
 
         let mut writer = tokio::spawn(peer.clone().run_writer());
         let reason = self.read_loop(&peer).await;
-        let local = matches!(
-            reason,
-            Reason::PEERWIRE_REASON_CLOSED_LOCALLY | Reason::PEERWIRE_REASON_TRANSPORT_CLOSED
-        );
+        let local = matches!(reason, Reason::PEERWIRE_REASON_CLOSED_LOCALLY | Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);
         peer.close_sends();
         let mut writer_done = false;
         if local {
@@ -615,18 +548,11 @@ impl Inner {
         if dm > 0 || db > 0 {
             self.totals.msgs_dropped.fetch_add(dm, Ordering::Relaxed);
             self.totals.bytes_dropped.fetch_add(db, Ordering::Relaxed);
-            log!(
-                debug,
-                "peer {id}: {dm} queued messages ({db} bytes) dropped"
-            );
+            log!(debug, "peer {id}: {dm} queued messages ({db} bytes) dropped");
         }
         self.retire(&peer);
         log!(debug, "peer {id} disconnected: {:?}", reason);
-        self.emit(Event::peer(
-            EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED,
-            &meta,
-            reason,
-        ));
+        self.emit(Event::peer(EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED, &meta, reason));
     }
 
     /// Moves a departed peer's counters to the totals and forgets it.
@@ -635,14 +561,10 @@ impl Inner {
         if peers.remove(&peer.id()).is_some() {
             let c = &peer.counters;
             let t = &self.totals;
-            t.bytes_in
-                .fetch_add(c.bytes_in.load(Ordering::Relaxed), Ordering::Relaxed);
-            t.bytes_out
-                .fetch_add(c.bytes_out.load(Ordering::Relaxed), Ordering::Relaxed);
-            t.msgs_in
-                .fetch_add(c.msgs_in.load(Ordering::Relaxed), Ordering::Relaxed);
-            t.msgs_out
-                .fetch_add(c.msgs_out.load(Ordering::Relaxed), Ordering::Relaxed);
+            t.bytes_in.fetch_add(c.bytes_in.load(Ordering::Relaxed), Ordering::Relaxed);
+            t.bytes_out.fetch_add(c.bytes_out.load(Ordering::Relaxed), Ordering::Relaxed);
+            t.msgs_in.fetch_add(c.msgs_in.load(Ordering::Relaxed), Ordering::Relaxed);
+            t.msgs_out.fetch_add(c.msgs_out.load(Ordering::Relaxed), Ordering::Relaxed);
         }
     }
 
@@ -708,10 +630,7 @@ impl Inner {
         let mut decoder = self.codec.decoder();
         let mut buf = BytesMut::new();
         let mut want = 0usize;
-        let stopped = || {
-            peer.stop_reason()
-                .unwrap_or(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED)
-        };
+        let stopped = || peer.stop_reason().unwrap_or(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);
         loop {
             if buf.is_empty() && buf.capacity() > 0 {
                 // Idle peers hold no read buffer.
@@ -726,11 +645,7 @@ impl Inner {
                 }
             }
             // Grow toward a large frame only as its bytes arrive (never by its claim alone).
-            let reserve = if want > read_size {
-                want.min(read_size.max(buf.len()))
-            } else {
-                read_size
-            };
+            let reserve = if want > read_size { want.min(read_size.max(buf.len())) } else { read_size };
             buf.reserve(reserve);
             match peer.stream.try_read_buf(&mut buf) {
                 Ok(0) => {
@@ -744,9 +659,7 @@ impl Inner {
                     return Reason::PEERWIRE_REASON_REMOTE_CLOSED;
                 }
                 Ok(n) => {
-                    peer.counters
-                        .bytes_in
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                    peer.counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) => {
@@ -767,11 +680,7 @@ impl Inner {
                     }
                     Err(CodecError::FrameTooLarge { size, limit }) => {
                         self.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-                        log!(
-                            info,
-                            "peer {}: frame of {size} bytes over the limit of {limit}; closing",
-                            peer.id()
-                        );
+                        log!(info, "peer {}: frame of {size} bytes over the limit of {limit}; closing", peer.id());
                         return Reason::PEERWIRE_REASON_FRAME_TOO_LARGE;
                     }
                     Err(e) => {
@@ -785,11 +694,7 @@ impl Inner {
 
     fn close(&self, linger: Option<Duration>) -> CloseReport {
         let in_rt = on_runtime_thread();
-        if self
-            .state
-            .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if self.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire).is_err() {
             let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
             if !in_rt {
                 while r.is_none() {
@@ -800,13 +705,7 @@ impl Inner {
         }
         let linger = linger.unwrap_or(self.s.linger);
         let _ = self.closing.send(true);
-        let peers: Vec<Arc<Peer>> = self
-            .peers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let peers: Vec<Arc<Peer>> = self.peers.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         for p in &peers {
             p.request_stop(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);
         }
@@ -879,11 +778,7 @@ pub async fn resolve(addr: &str) -> Result<Vec<SocketAddr>> {
     if addr.is_empty() {
         return Err(Error::Addr("empty address".into()));
     }
-    let full = if addr.starts_with(':') {
-        format!("0.0.0.0{addr}")
-    } else {
-        addr.to_string()
-    };
+    let full = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_string() };
     if let Ok(sa) = full.parse::<SocketAddr>() {
         return Ok(vec![sa]);
     }
@@ -893,9 +788,7 @@ pub async fn resolve(addr: &str) -> Result<Vec<SocketAddr>> {
     if port.parse::<u16>().is_err() {
         return Err(Error::Addr(format!("'{addr}': invalid port '{port}'")));
     }
-    if host.is_empty()
-        || host.contains(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == '/')
-    {
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == '/') {
         return Err(Error::Addr(format!("'{addr}': invalid host '{host}'")));
     }
     let found: Vec<SocketAddr> = tokio::net::lookup_host(full.as_str())

@@ -18,10 +18,7 @@ fn pull_until(t: &Transport, secs: u64, mut pred: impl FnMut(&Event) -> bool) ->
     let mut all = Vec::new();
     while Instant::now() < end {
         let mut out = Vec::new();
-        match t
-            .pull(&mut out, 256, Some(Duration::from_millis(50)))
-            .unwrap()
-        {
+        match t.pull(&mut out, 256, Some(Duration::from_millis(50))).unwrap() {
             Pull::Got(_) => {
                 let done = out.iter().any(&mut pred);
                 all.extend(out);
@@ -73,33 +70,19 @@ fn oversize_frames_refused_on_send_and_close_only_that_connection() {
     let addr = a.listen().unwrap();
     let b = transport(|o| o.settings.max_frame = 1024);
     let pa = b.dial(&addr.to_string(), None).unwrap();
-    assert!(matches!(
-        b.send(pa, &[0u8; 1025]),
-        Err(peerwire::Error::TooLarge { .. })
-    ));
+    assert!(matches!(b.send(pa, &[0u8; 1025]), Err(peerwire::Error::TooLarge { .. })));
     b.send(pa, &[1u8; 1024]).unwrap();
     // A raw socket claiming a huge frame is dropped with FRAME_TOO_LARGE.
     let mut raw = std::net::TcpStream::connect(addr).unwrap();
     raw.write_all(&[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
-    let evs = pull_until(&a, 5, |e| {
-        e.kind == EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED
-    });
-    let d = evs
-        .iter()
-        .find(|e| e.kind == EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED)
-        .unwrap();
+    let evs = pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED);
+    let d = evs.iter().find(|e| e.kind == EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED).unwrap();
     assert_eq!(d.reason, Reason::PEERWIRE_REASON_FRAME_TOO_LARGE);
     let mut sink = [0u8; 8];
     raw.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    assert_eq!(
-        raw.read(&mut sink).unwrap_or(0),
-        0,
-        "the offending connection is closed"
-    );
+    assert_eq!(raw.read(&mut sink).unwrap_or(0), 0, "the offending connection is closed");
     b.send(pa, b"still here").unwrap();
-    pull_until(&a, 5, |e| {
-        e.kind == EventKind::PEERWIRE_EVENT_MESSAGE && &e.payload[..] == b"still here"
-    });
+    pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_MESSAGE && &e.payload[..] == b"still here");
     assert!(a.stats().frames_refused >= 1);
 }
 
@@ -125,23 +108,13 @@ fn handshake_exchanges_bytes_rejects_and_times_out() {
     // Wrong greeting: rejected.
     let mut raw = std::net::TcpStream::connect(addr).unwrap();
     raw.write_all(b"NOPE").unwrap();
-    let evs = pull_until(&a, 5, |e| {
-        e.kind == EventKind::PEERWIRE_EVENT_HANDSHAKE_FAILED
-    });
-    assert_eq!(
-        evs.last().unwrap().reason,
-        Reason::PEERWIRE_REASON_HANDSHAKE_REJECTED
-    );
+    let evs = pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_HANDSHAKE_FAILED);
+    assert_eq!(evs.last().unwrap().reason, Reason::PEERWIRE_REASON_HANDSHAKE_REJECTED);
     // Silent: times out at the deadline.
     let t0 = Instant::now();
     let _silent = std::net::TcpStream::connect(addr).unwrap();
-    let evs = pull_until(&a, 5, |e| {
-        e.kind == EventKind::PEERWIRE_EVENT_HANDSHAKE_FAILED
-    });
-    assert_eq!(
-        evs.last().unwrap().reason,
-        Reason::PEERWIRE_REASON_HANDSHAKE_TIMEOUT
-    );
+    let evs = pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_HANDSHAKE_FAILED);
+    assert_eq!(evs.last().unwrap().reason, Reason::PEERWIRE_REASON_HANDSHAKE_TIMEOUT);
     assert!(t0.elapsed() < Duration::from_secs(2));
     assert_eq!(a.stats().handshake_failures, 2);
 }
@@ -174,20 +147,10 @@ fn callbacks_stop_at_close_and_finalizers_run_once() {
     assert_eq!(seen.load(Ordering::SeqCst), 100);
     let r = a.close(None).unwrap();
     assert_eq!(r.peers_closed, 1);
-    assert_eq!(
-        fin.load(Ordering::SeqCst),
-        1,
-        "finalizer ran by the time close returned"
-    );
+    assert_eq!(fin.load(Ordering::SeqCst), 1, "finalizer ran by the time close returned");
     let kinds = closed_seen.lock().unwrap().clone();
-    assert_eq!(
-        kinds.first(),
-        Some(&EventKind::PEERWIRE_EVENT_PEER_CONNECTED)
-    );
-    assert_eq!(
-        kinds.last(),
-        Some(&EventKind::PEERWIRE_EVENT_TRANSPORT_CLOSED)
-    );
+    assert_eq!(kinds.first(), Some(&EventKind::PEERWIRE_EVENT_PEER_CONNECTED));
+    assert_eq!(kinds.last(), Some(&EventKind::PEERWIRE_EVENT_TRANSPORT_CLOSED));
     let _ = b.send(p, b"after");
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(seen.load(Ordering::SeqCst), 100, "no callback after close");

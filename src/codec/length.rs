@@ -33,10 +33,7 @@ impl Decoder for LengthDecoder {
         }
         let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
         if len > max_frame {
-            return Err(CodecError::FrameTooLarge {
-                size: len as u64,
-                limit: max_frame,
-            });
+            return Err(CodecError::FrameTooLarge { size: len as u64, limit: max_frame });
         }
         if buf.len() < HEADER_LEN + len {
             return Ok(Decoded::NeedMore(HEADER_LEN + len - buf.len()));
@@ -51,16 +48,9 @@ impl Decoder for LengthDecoder {
 pub struct LengthEncoder;
 
 impl Encoder for LengthEncoder {
-    fn encode(
-        &mut self,
-        payload: &[u8],
-        head: &mut BytesMut,
-        _tail: &mut BytesMut,
-    ) -> Result<(), CodecError> {
-        let len = u32::try_from(payload.len()).map_err(|_| CodecError::FrameTooLarge {
-            size: payload.len() as u64,
-            limit: u32::MAX as usize,
-        })?;
+    fn encode(&mut self, payload: &[u8], head: &mut BytesMut, _tail: &mut BytesMut) -> Result<(), CodecError> {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| CodecError::FrameTooLarge { size: payload.len() as u64, limit: u32::MAX as usize })?;
         head.put_u32(len);
         Ok(())
     }
@@ -82,18 +72,9 @@ mod tests {
         }
         buf.extend_from_slice(&[0, 0, 0, 9, b'x']);
         let mut dec = LengthDecoder;
-        assert_eq!(
-            dec.decode(&mut buf, 100).unwrap(),
-            Decoded::Frame(bytes::Bytes::from_static(b"hello"))
-        );
-        assert_eq!(
-            dec.decode(&mut buf, 100).unwrap(),
-            Decoded::Frame(bytes::Bytes::new())
-        );
-        assert_eq!(
-            dec.decode(&mut buf, 100).unwrap(),
-            Decoded::Frame(bytes::Bytes::from_static(b"world!"))
-        );
+        assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::Frame(bytes::Bytes::from_static(b"hello")));
+        assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::Frame(bytes::Bytes::new()));
+        assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::Frame(bytes::Bytes::from_static(b"world!")));
         assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::NeedMore(8));
         assert_eq!(buf.len(), 5);
     }
@@ -102,12 +83,6 @@ mod tests {
     fn refuses_oversize_claim_before_reading_it() {
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
         let err = LengthDecoder.decode(&mut buf, 1024).unwrap_err();
-        assert!(matches!(
-            err,
-            CodecError::FrameTooLarge {
-                size: 0xffff_ffff,
-                limit: 1024
-            }
-        ));
+        assert!(matches!(err, CodecError::FrameTooLarge { size: 0xffff_ffff, limit: 1024 }));
     }
 }

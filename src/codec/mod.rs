@@ -35,18 +35,11 @@ pub trait Decoder: Send {
 
     /// Called once when the connection reaches end of stream with `buf` holding whatever
     /// was not decoded. Stream codecs may turn the rest into a last message.
-    fn decode_eof(
-        &mut self,
-        buf: &mut BytesMut,
-        _max_frame: usize,
-    ) -> Result<Option<Bytes>, CodecError> {
+    fn decode_eof(&mut self, buf: &mut BytesMut, _max_frame: usize) -> Result<Option<Bytes>, CodecError> {
         if buf.is_empty() {
             Ok(None)
         } else {
-            Err(CodecError::Invalid(format!(
-                "connection ended inside a frame ({} bytes pending)",
-                buf.len()
-            )))
+            Err(CodecError::Invalid(format!("connection ended inside a frame ({} bytes pending)", buf.len())))
         }
     }
 }
@@ -55,12 +48,7 @@ pub trait Decoder: Send {
 pub trait Encoder: Send {
     /// Writes what goes before the payload into `head` and what goes after it into `tail`
     /// (both empty on entry). The payload itself is written by the caller, uncopied.
-    fn encode(
-        &mut self,
-        payload: &[u8],
-        head: &mut BytesMut,
-        tail: &mut BytesMut,
-    ) -> Result<(), CodecError>;
+    fn encode(&mut self, payload: &[u8], head: &mut BytesMut, tail: &mut BytesMut) -> Result<(), CodecError>;
 }
 
 /// A wire format. Shared by all connections of a transport.

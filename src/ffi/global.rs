@@ -27,7 +27,9 @@ pub extern "C" fn peerwire_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn peerwire_version_number() -> u32 {
     let p = |s: &str| s.parse::<u32>().unwrap_or(0);
-    p(env!("CARGO_PKG_VERSION_MAJOR")) << 16 | p(env!("CARGO_PKG_VERSION_MINOR")) << 8 | p(env!("CARGO_PKG_VERSION_PATCH"))
+    p(env!("CARGO_PKG_VERSION_MAJOR")) << 16
+        | p(env!("CARGO_PKG_VERSION_MINOR")) << 8
+        | p(env!("CARGO_PKG_VERSION_PATCH"))
 }
 
 /// Static text for a status code (`peerwire_status`). Unknown codes get "unknown status".
@@ -78,4 +80,3 @@ pub extern "C" fn peerwire_log_set(cb: peerwire_log_cb, user: *mut c_void, level
         OK
     })
 }
-

@@ -58,7 +58,13 @@ pub unsafe extern "C" fn peerwire_handshake_send(hs: *mut peerwire_handshake, da
 /// Reads only what is there: use `peerwire_handshake_recv_exact` for fixed-size greetings
 /// so no message bytes are consumed.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_handshake_recv(hs: *mut peerwire_handshake, buf: *mut u8, cap: usize, out_len: *mut usize, timeout: i32) -> i32 {
+pub unsafe extern "C" fn peerwire_handshake_recv(
+    hs: *mut peerwire_handshake,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    timeout: i32,
+) -> i32 {
     guard("peerwire_handshake_recv", || {
         let io = HANDSHAKES.get(hs)?;
         if buf.is_null() || out_len.is_null() {
@@ -79,7 +85,12 @@ pub unsafe extern "C" fn peerwire_handshake_recv(hs: *mut peerwire_handshake, bu
 /// Receives exactly `len` bytes into `buf`, waiting up to `timeout_ms` (-1: until the
 /// deadline). Fails with `PEERWIRE_ERR_HANDSHAKE` if the remote closes first.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_handshake_recv_exact(hs: *mut peerwire_handshake, buf: *mut u8, len: usize, timeout: i32) -> i32 {
+pub unsafe extern "C" fn peerwire_handshake_recv_exact(
+    hs: *mut peerwire_handshake,
+    buf: *mut u8,
+    len: usize,
+    timeout: i32,
+) -> i32 {
     guard("peerwire_handshake_recv_exact", || {
         let io = HANDSHAKES.get(hs)?;
         if len == 0 {
@@ -98,7 +109,12 @@ pub unsafe extern "C" fn peerwire_handshake_recv_exact(hs: *mut peerwire_handsha
 /// The remote address as "ip:port" into `buf` (NUL-terminated). `*out_len` (may be NULL)
 /// gets the text length; `PEERWIRE_ERR_BUFFER` if `cap` is too small.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_handshake_peer_addr(hs: *mut peerwire_handshake, buf: *mut c_char, cap: usize, out_len: *mut usize) -> i32 {
+pub unsafe extern "C" fn peerwire_handshake_peer_addr(
+    hs: *mut peerwire_handshake,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> i32 {
     guard("peerwire_handshake_peer_addr", || {
         let io = HANDSHAKES.get(hs)?;
         // SAFETY: forwarded output-buffer contract.

@@ -45,7 +45,11 @@ pub(crate) fn guard(name: &str, f: impl FnOnce() -> Result<i32>) -> i32 {
             e.status() as i32
         }
         Err(p) => {
-            let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
             set_last_error(&format!("{name}: internal error (panic caught): {what}"));
             crate::error::Status::PEERWIRE_ERR_PANIC as i32
         }

@@ -36,7 +36,8 @@ pub enum peerwire_codec {
 
 /// A message or peer-event callback. `event` is borrowed for the duration of the call.
 /// Runs on a library thread; calls for one peer never overlap; calls for different peers may.
-pub type peerwire_event_cb = Option<unsafe extern "C" fn(user: *mut c_void, event: *const super::event::peerwire_event)>;
+pub type peerwire_event_cb =
+    Option<unsafe extern "C" fn(user: *mut c_void, event: *const super::event::peerwire_event)>;
 
 type Slot<T> = Option<(T, Option<Finalizer>)>;
 
@@ -100,7 +101,10 @@ fn with(o: *mut peerwire_options, name: &str, f: impl FnOnce(&mut FfiOptions) ->
     })
 }
 
-fn event_handler(cb: unsafe extern "C" fn(*mut c_void, *const super::event::peerwire_event), user: UserData) -> Handler {
+fn event_handler(
+    cb: unsafe extern "C" fn(*mut c_void, *const super::event::peerwire_event),
+    user: UserData,
+) -> Handler {
     Arc::new(move |ev: &Event| {
         let view = super::event::borrowed(ev);
         let u = user;
@@ -277,7 +281,12 @@ pub extern "C" fn peerwire_options_set_workers(opts: *mut peerwire_options, n: u
 /// accepts the connection, anything else rejects it. `drop` (may be NULL) runs once after the
 /// last call. Moved into the transport created from these options. NULL `cb` removes it.
 #[no_mangle]
-pub extern "C" fn peerwire_options_set_handshake(opts: *mut peerwire_options, cb: peerwire_handshake_cb, user: *mut c_void, drop: peerwire_drop_cb) -> i32 {
+pub extern "C" fn peerwire_options_set_handshake(
+    opts: *mut peerwire_options,
+    cb: peerwire_handshake_cb,
+    user: *mut c_void,
+    drop: peerwire_drop_cb,
+) -> i32 {
     with(opts, "peerwire_options_set_handshake", |o| {
         release_slot(&mut o.handshake);
         let user = UserData(user);
@@ -293,7 +302,12 @@ pub extern "C" fn peerwire_options_set_handshake(opts: *mut peerwire_options, cb
 /// library thread; calls for one peer never overlap. `drop` (may be NULL) runs once after
 /// the last call. Moved into the transport created from these options. NULL `cb` removes it.
 #[no_mangle]
-pub extern "C" fn peerwire_options_set_message_cb(opts: *mut peerwire_options, cb: peerwire_event_cb, user: *mut c_void, drop: peerwire_drop_cb) -> i32 {
+pub extern "C" fn peerwire_options_set_message_cb(
+    opts: *mut peerwire_options,
+    cb: peerwire_event_cb,
+    user: *mut c_void,
+    drop: peerwire_drop_cb,
+) -> i32 {
     with(opts, "peerwire_options_set_message_cb", |o| {
         release_slot(&mut o.on_message);
         let user = UserData(user);
@@ -308,7 +322,12 @@ pub extern "C" fn peerwire_options_set_message_cb(opts: *mut peerwire_options, c
 /// When set, those events go to it instead of the pull queue. Same rules as the message
 /// callback; `TRANSPORT_CLOSED` is delivered on the thread that called close.
 #[no_mangle]
-pub extern "C" fn peerwire_options_set_peer_cb(opts: *mut peerwire_options, cb: peerwire_event_cb, user: *mut c_void, drop: peerwire_drop_cb) -> i32 {
+pub extern "C" fn peerwire_options_set_peer_cb(
+    opts: *mut peerwire_options,
+    cb: peerwire_event_cb,
+    user: *mut c_void,
+    drop: peerwire_drop_cb,
+) -> i32 {
     with(opts, "peerwire_options_set_peer_cb", |o| {
         release_slot(&mut o.on_peer);
         let user = UserData(user);

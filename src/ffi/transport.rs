@@ -82,7 +82,10 @@ thread_local! {
 /// into the transport; other settings are copied, so `opts` may be freed or reused at once.
 /// Free the transport with `peerwire_transport_free`.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_new(opts: *const peerwire_options, out_transport: *mut *mut peerwire_transport) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_new(
+    opts: *const peerwire_options,
+    out_transport: *mut *mut peerwire_transport,
+) -> i32 {
     guard("peerwire_transport_new", || {
         if out_transport.is_null() {
             return Err(Error::Null("out_transport is NULL".into()));
@@ -115,7 +118,12 @@ pub extern "C" fn peerwire_transport_listen(t: *mut peerwire_transport) -> i32 {
 /// The bound address ("ip:port", the real port when 0 was asked) into `buf`, NUL-terminated.
 /// `*out_len` (may be NULL) gets the text length; `PEERWIRE_ERR_BUFFER` if `cap` is too small.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_local_addr(t: *mut peerwire_transport, buf: *mut c_char, cap: usize, out_len: *mut usize) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_local_addr(
+    t: *mut peerwire_transport,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> i32 {
     guard("peerwire_transport_local_addr", || {
         let tr = TRANSPORTS.get(t)?;
         let a = tr.local_addr().ok_or_else(|| Error::State("not listening".into()))?;
@@ -129,7 +137,12 @@ pub unsafe extern "C" fn peerwire_transport_local_addr(t: *mut peerwire_transpor
 /// TCP connect (<= 0: the connect-timeout option); the handshake has its own deadline.
 /// Refused with `PEERWIRE_ERR_IN_CALLBACK` on library threads.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_dial(t: *mut peerwire_transport, addr: *const c_char, timeout: i32, out_peer: *mut u64) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_dial(
+    t: *mut peerwire_transport,
+    addr: *const c_char,
+    timeout: i32,
+    out_peer: *mut u64,
+) -> i32 {
     guard("peerwire_transport_dial", || {
         let tr = TRANSPORTS.get(t)?;
         // SAFETY: forwarded string contract.
@@ -149,7 +162,12 @@ pub unsafe extern "C" fn peerwire_transport_dial(t: *mut peerwire_transport, add
 /// Waits for room as the send-timeout option says; `PEERWIRE_ERR_TOO_LARGE` over max_frame,
 /// `PEERWIRE_ERR_UNKNOWN_PEER` for a peer that is gone.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_send(t: *mut peerwire_transport, peer: u64, data: *const u8, len: usize) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_send(
+    t: *mut peerwire_transport,
+    peer: u64,
+    data: *const u8,
+    len: usize,
+) -> i32 {
     guard("peerwire_transport_send", || {
         let tr = TRANSPORTS.get(t)?;
         // SAFETY: forwarded byte-buffer contract.
@@ -162,7 +180,13 @@ pub unsafe extern "C" fn peerwire_transport_send(t: *mut peerwire_transport, pee
 /// As `peerwire_transport_send`, with this call's own wait: -1 until room, 0 not at all,
 /// > 0 up to that many ms (`PEERWIRE_ERR_WOULD_BLOCK` when it passes).
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_send_timeout(t: *mut peerwire_transport, peer: u64, data: *const u8, len: usize, timeout: i32) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_send_timeout(
+    t: *mut peerwire_transport,
+    peer: u64,
+    data: *const u8,
+    len: usize,
+    timeout: i32,
+) -> i32 {
     guard("peerwire_transport_send_timeout", || {
         let tr = TRANSPORTS.get(t)?;
         // SAFETY: forwarded byte-buffer contract.
@@ -176,7 +200,12 @@ pub unsafe extern "C" fn peerwire_transport_send_timeout(t: *mut peerwire_transp
 /// gets how many peers took it; peers with a full queue are skipped and counted in
 /// `sends_would_block`.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_broadcast(t: *mut peerwire_transport, data: *const u8, len: usize, out_sent: *mut usize) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_broadcast(
+    t: *mut peerwire_transport,
+    data: *const u8,
+    len: usize,
+    out_sent: *mut usize,
+) -> i32 {
     guard("peerwire_transport_broadcast", || {
         let tr = TRANSPORTS.get(t)?;
         // SAFETY: forwarded byte-buffer contract.
@@ -203,7 +232,12 @@ pub extern "C" fn peerwire_transport_disconnect(t: *mut peerwire_transport, peer
 /// Writes up to `cap` connected peer ids (ascending) to `ids` and the total count to
 /// `*out_count`. Call with `cap` 0 (ids may be NULL) to learn the count.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_peers(t: *mut peerwire_transport, ids: *mut u64, cap: usize, out_count: *mut usize) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_peers(
+    t: *mut peerwire_transport,
+    ids: *mut u64,
+    cap: usize,
+    out_count: *mut usize,
+) -> i32 {
     guard("peerwire_transport_peers", || {
         let tr = TRANSPORTS.get(t)?;
         if out_count.is_null() || (ids.is_null() && cap > 0) {
@@ -222,7 +256,11 @@ pub unsafe extern "C" fn peerwire_transport_peers(t: *mut peerwire_transport, id
 
 /// A snapshot of one peer. Set `out->size = sizeof(peerwire_peer_info)` first.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_peer_info(t: *mut peerwire_transport, peer: u64, out_info: *mut peerwire_peer_info) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_peer_info(
+    t: *mut peerwire_transport,
+    peer: u64,
+    out_info: *mut peerwire_peer_info,
+) -> i32 {
     guard("peerwire_transport_peer_info", || {
         let tr = TRANSPORTS.get(t)?;
         if out_info.is_null() {
@@ -298,7 +336,11 @@ fn pull_status(p: Pull) -> i32 {
 /// Returns `PEERWIRE_OK`, or `PEERWIRE_EMPTY` / `PEERWIRE_TIMED_OUT` (nothing taken), or
 /// `PEERWIRE_CLOSED` once the transport is closed and drained.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_recv(t: *mut peerwire_transport, out_event: *mut peerwire_event, timeout: i32) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_recv(
+    t: *mut peerwire_transport,
+    out_event: *mut peerwire_event,
+    timeout: i32,
+) -> i32 {
     // SAFETY: forwarded contract: out_event is one writable event.
     unsafe { peerwire_transport_recv_batch(t, out_event, 1, std::ptr::null_mut(), timeout) }
 }
@@ -307,7 +349,13 @@ pub unsafe extern "C" fn peerwire_transport_recv(t: *mut peerwire_transport, out
 /// `peerwire_events_release(out, *out_count)`), waiting as `peerwire_transport_recv` for the
 /// first one only. `*out_count` (may be NULL when `cap` is 1) gets how many were taken.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_recv_batch(t: *mut peerwire_transport, out_events: *mut peerwire_event, cap: usize, out_count: *mut usize, timeout: i32) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_recv_batch(
+    t: *mut peerwire_transport,
+    out_events: *mut peerwire_event,
+    cap: usize,
+    out_count: *mut usize,
+    timeout: i32,
+) -> i32 {
     guard("peerwire_transport_recv_batch", || {
         let tr = TRANSPORTS.get(t)?;
         if out_events.is_null() || (out_count.is_null() && cap != 1) {
@@ -357,7 +405,11 @@ pub unsafe extern "C" fn peerwire_transport_event_fd(t: *mut peerwire_transport,
 /// wait: delivery stops at once and destructors run when the running callbacks return.
 /// Queued events stay readable; the handle stays valid until `peerwire_transport_free`.
 #[no_mangle]
-pub unsafe extern "C" fn peerwire_transport_close(t: *mut peerwire_transport, linger: i32, out_report: *mut peerwire_close_report) -> i32 {
+pub unsafe extern "C" fn peerwire_transport_close(
+    t: *mut peerwire_transport,
+    linger: i32,
+    out_report: *mut peerwire_close_report,
+) -> i32 {
     guard("peerwire_transport_close", || {
         let tr = TRANSPORTS.get(t)?;
         let linger = if linger < 0 { None } else { Some(Duration::from_millis(linger as u64)) };

@@ -26,11 +26,7 @@ pub fn drive(dec: &mut dyn Decoder, data: &[u8]) {
             let res = dec.decode(&mut buf, max_frame);
             assert!(buf.len() <= fed - consumed, "buffer grew");
             consumed = fed - buf.len();
-            assert_eq!(
-                &buf[..],
-                &input[consumed..fed],
-                "buffer is not the unconsumed input"
-            );
+            assert_eq!(&buf[..], &input[consumed..fed], "buffer is not the unconsumed input");
             match res {
                 Ok(Decoded::Frame(f)) => {
                     assert!(consumed > before, "frame consumed nothing");

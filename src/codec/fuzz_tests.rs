@@ -68,17 +68,12 @@ fn budget() -> Duration {
 }
 
 fn seed(salt: u64) -> u64 {
-    let base = std::env::var("PEERWIRE_FUZZ_SEED")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(0x5eed_c0de);
+    let base = std::env::var("PEERWIRE_FUZZ_SEED").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(0x5eed_c0de);
     (base ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1
 }
 
 /// Bytes worth planting: gob length bytes, boundaries, big counts.
-const INTERESTING: &[u8] = &[
-    0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0x81, 0xf8, 0xfc, 0xfe, 0xff,
-];
+const INTERESTING: &[u8] = &[0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0x81, 0xf8, 0xfc, 0xfe, 0xff];
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>, donors: &[&[u8]]) {
     for _ in 0..=rng.below(4) {
@@ -160,22 +155,13 @@ struct Rules {
     stream: bool,
 }
 
-fn feed(
-    dec: &mut dyn Decoder,
-    input: &[u8],
-    chunks: &[usize],
-    max_frame: usize,
-    rules: Rules,
-) -> Outcome {
+fn feed(dec: &mut dyn Decoder, input: &[u8], chunks: &[usize], max_frame: usize, rules: Rules) -> Outcome {
     let mut buf = BytesMut::new();
     let (mut fed, mut consumed) = (0usize, 0usize);
     let mut frames = Vec::new();
     let mut chunk = chunks.iter().copied();
     while fed < input.len() {
-        let n = chunk
-            .next()
-            .unwrap_or(input.len())
-            .clamp(1, input.len() - fed);
+        let n = chunk.next().unwrap_or(input.len()).clamp(1, input.len() - fed);
         buf.extend_from_slice(&input[fed..fed + n]);
         fed += n;
         let mut calls = 0;
@@ -188,25 +174,14 @@ fn feed(
             // The buffer holds exactly the input not yet consumed: it only lost its front.
             assert!(buf.len() <= fed - consumed, "buffer grew");
             consumed = fed - buf.len();
-            assert_eq!(
-                &buf[..],
-                &input[consumed..fed],
-                "buffer is not the unconsumed input"
-            );
+            assert_eq!(&buf[..], &input[consumed..fed], "buffer is not the unconsumed input");
             match res {
                 Ok(Decoded::Frame(f)) => {
                     let used = consumed - before;
-                    assert!(
-                        used >= f.len() + rules.min_overhead,
-                        "frame consumed too little"
-                    );
+                    assert!(used >= f.len() + rules.min_overhead, "frame consumed too little");
                     assert!(f.len() <= max_frame.max(1), "frame over the limit");
                     if let Some(h) = rules.exact_header {
-                        assert_eq!(
-                            &f[..],
-                            &input[before + h..consumed],
-                            "frame is not its bytes"
-                        );
+                        assert_eq!(&f[..], &input[before + h..consumed], "frame is not its bytes");
                     }
                     frames.push(f);
                 }
@@ -216,10 +191,7 @@ fn feed(
                 }
                 Err(e) => {
                     check_error(&e, max_frame);
-                    return Outcome {
-                        frames,
-                        end: Err(e),
-                    };
+                    return Outcome { frames, end: Err(e) };
                 }
             }
         }
@@ -228,15 +200,8 @@ fn feed(
     let end = dec.decode_eof(&mut buf, max_frame);
     match &end {
         Ok(Some(last)) => {
-            assert!(
-                rules.stream,
-                "only stream codecs turn the rest into a message"
-            );
-            assert_eq!(
-                &last[..],
-                &input[consumed..],
-                "last message is not the rest"
-            );
+            assert!(rules.stream, "only stream codecs turn the rest into a message");
+            assert_eq!(&last[..], &input[consumed..], "last message is not the rest");
         }
         Ok(None) => assert_eq!(pending, 0, "bytes left at end of stream without an error"),
         Err(e) => {
@@ -251,14 +216,8 @@ fn check_error(e: &CodecError, max_frame: usize) {
     match e {
         CodecError::FrameTooLarge { size, limit } => {
             // gob allows its message framing on top of the limit, which bounds payloads.
-            assert!(
-                *limit >= max_frame,
-                "limit {limit} below the frame limit {max_frame}"
-            );
-            assert!(
-                *size > *limit as u64,
-                "size {size} within the limit {limit}"
-            );
+            assert!(*limit >= max_frame, "limit {limit} below the frame limit {max_frame}");
+            assert!(*size > *limit as u64, "size {size} within the limit {limit}");
         }
         CodecError::Invalid(msg) => assert!(!msg.is_empty()),
     }
@@ -295,11 +254,7 @@ fn fuzz(
     let mut rng = Rng(s);
     let budget = budget();
     let start = Instant::now();
-    let mut st = Stats {
-        inputs: 0,
-        frames: 0,
-        errors: 0,
-    };
+    let mut st = Stats { inputs: 0, frames: 0, errors: 0 };
     // At least a few hundred inputs, whatever the budget, so the test always checks something.
     while st.inputs < 300 || start.elapsed() < budget {
         let input = make_input(&mut rng);
@@ -316,10 +271,7 @@ fn fuzz(
                 assert_eq!(all, input, "{name}: bytes lost or reordered");
             }
         } else {
-            assert_eq!(
-                whole, pieces,
-                "{name}: chunking changed the outcome (seed {s:#x}, input {input:02x?})"
-            );
+            assert_eq!(whole, pieces, "{name}: chunking changed the outcome (seed {s:#x}, input {input:02x?})");
         }
         st.inputs += 1;
         st.frames += whole.frames.len() as u64;
@@ -416,14 +368,7 @@ fn put_uint(out: &mut Vec<u8>, v: u64) {
 }
 
 fn put_int(out: &mut Vec<u8>, v: i64) {
-    put_uint(
-        out,
-        if v < 0 {
-            (!(v as u64) << 1) | 1
-        } else {
-            (v as u64) << 1
-        },
-    );
+    put_uint(out, if v < 0 { (!(v as u64) << 1) | 1 } else { (v as u64) << 1 });
 }
 
 fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
@@ -601,18 +546,12 @@ impl StreamGen<'_> {
     /// A whole stream: type definitions, then values of a struct holding From and/or Payload
     /// among random fields.
     fn stream(rng: &mut Rng) -> (Vec<u8>, Expected) {
-        let mut g = StreamGen {
-            rng,
-            next_id: 64,
-            defs: Vec::new(),
-            concrete: Vec::new(),
-        };
+        let mut g = StreamGen { rng, next_id: 64, defs: Vec::new(), concrete: Vec::new() };
         let top_id = g.next_id;
         g.next_id += 1;
         // None = another field (with its type), Some(true) = From, Some(false) = Payload.
         let n = g.rng.below(5);
-        let mut fields: Vec<(Option<bool>, GoType)> =
-            (0..n).map(|_| (None, g.new_type(1))).collect();
+        let mut fields: Vec<(Option<bool>, GoType)> = (0..n).map(|_| (None, g.new_type(1))).collect();
         let roles: &[&[bool]] = &[&[true, false], &[false, true], &[true], &[false]];
         for &role in *g.rng.pick(roles) {
             let at = g.rng.below(fields.len() + 1);
@@ -689,9 +628,7 @@ fn check_generated(stream: &[u8], expect: &Expected) {
         match dec.decode(&mut buf, 16 << 20) {
             Ok(Decoded::Frame(f)) => {
                 assert_eq!(&f[..], &payload[..], "value {i}, stream {stream:02x?}");
-                let want = from
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                let want = from.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
                 assert_eq!(dec.last_from(), want.as_deref(), "value {i}");
             }
             other => panic!("value {i}: {other:?}, stream {stream:02x?}"),
@@ -702,11 +639,7 @@ fn check_generated(stream: &[u8], expect: &Expected) {
 
 #[test]
 fn fuzz_length_decoder() {
-    let rules = Rules {
-        min_overhead: 4,
-        exact_header: Some(4),
-        stream: false,
-    };
+    let rules = Rules { min_overhead: 4, exact_header: Some(4), stream: false };
     let st = fuzz(
         "length",
         1,
@@ -723,39 +656,25 @@ fn fuzz_length_decoder() {
             v
         },
     );
-    assert!(
-        st.frames > 0 && st.errors > 0,
-        "fuzzing reached neither frames nor errors"
-    );
+    assert!(st.frames > 0 && st.errors > 0, "fuzzing reached neither frames nor errors");
 }
 
 #[test]
 fn fuzz_raw_decoder() {
-    let rules = Rules {
-        min_overhead: 0,
-        exact_header: Some(0),
-        stream: true,
-    };
+    let rules = Rules { min_overhead: 0, exact_header: Some(0), stream: true };
     let st = fuzz("raw", 2, || Box::new(RawDecoder), rules, random_input);
     assert!(st.frames > 0 && st.errors == 0, "raw never fails");
 }
 
 #[test]
 fn fuzz_gob_decoder() {
-    let rules = Rules {
-        min_overhead: 2,
-        exact_header: None,
-        stream: false,
-    };
+    let rules = Rules { min_overhead: 2, exact_header: None, stream: false };
     // Our own streams, with and without From, join Go's as seeds.
     let mut rng = Rng(seed(99));
     let ours: Vec<Vec<u8>> = (0..8)
         .map(|i| {
             let from = if i % 2 == 0 { "" } else { "127.0.0.1:1" };
-            encode_with(
-                &mut *Gob::with_from(from).encoder(),
-                &random_payloads(&mut rng),
-            )
+            encode_with(&mut *Gob::with_from(from).encoder(), &random_payloads(&mut rng))
         })
         .collect();
     let mut seeds: Vec<&[u8]> = GOB_SEEDS.to_vec();
@@ -789,8 +708,5 @@ fn fuzz_gob_decoder() {
         },
     );
     eprintln!("fuzz gob: {generated} generated streams of random types decoded exactly");
-    assert!(
-        st.frames > 0 && st.errors > 0 && generated > 0,
-        "fuzzing reached too little"
-    );
+    assert!(st.frames > 0 && st.errors > 0 && generated > 0, "fuzzing reached too little");
 }

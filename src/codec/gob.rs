@@ -186,9 +186,7 @@ fn read_uint(b: &[u8]) -> Result<Option<(u64, usize)>, CodecError> {
     }
     let n = usize::from(first.wrapping_neg()); // -int8(first), in 1..=128
     if n > 8 {
-        return Err(invalid(format!(
-            "encoded unsigned integer out of range (length byte {first:#04x})"
-        )));
+        return Err(invalid(format!("encoded unsigned integer out of range (length byte {first:#04x})")));
     }
     let Some(bytes) = b.get(1..=n) else {
         return Ok(None);
@@ -256,10 +254,7 @@ impl<'a> Reader<'a> {
     fn count(&mut self, what: &str) -> Result<usize, CodecError> {
         let n = self.uint()?;
         if n > self.left() as u64 {
-            return Err(invalid(format!(
-                "{what} of {n} exceeds the {} bytes left in the message",
-                self.left()
-            )));
+            return Err(invalid(format!("{what} of {n} exceeds the {} bytes left in the message", self.left())));
         }
         Ok(n as usize)
     }
@@ -288,11 +283,7 @@ impl<'a> Reader<'a> {
             let field = next
                 .checked_add(delta - 1)
                 .filter(|&n| n < nfields as u64)
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "field number out of range (struct has {nfields} fields)"
-                    ))
-                })?;
+                .ok_or_else(|| invalid(format!("field number out of range (struct has {nfields} fields)")))?;
             f(self, field as usize)?;
             next = field + 1;
         }
@@ -332,9 +323,7 @@ impl GobDecoder {
             return Err(invalid(format!("duplicate type received (type id {id})")));
         }
         if self.types.len() >= MAX_TYPES {
-            return Err(invalid(format!(
-                "more than {MAX_TYPES} type definitions on one stream"
-            )));
+            return Err(invalid(format!("more than {MAX_TYPES} type definitions on one stream")));
         }
         let budget = MAX_TYPE_FIELDS - self.fields;
         let mut wire: Option<WireType> = None;
@@ -360,10 +349,7 @@ impl GobDecoder {
                     }
                     fields.reserve(count);
                     for _ in 0..count {
-                        let mut field = Field {
-                            role: Role::Other,
-                            id: 0,
-                        };
+                        let mut field = Field { role: Role::Other, id: 0 };
                         r.walk_struct(2, |r, j| {
                             if j == 0 {
                                 let name = r.bytes("field name length")?;
@@ -393,8 +379,7 @@ impl GobDecoder {
             });
             Ok(())
         })?;
-        let wire =
-            wire.ok_or_else(|| invalid(format!("empty type definition for type id {id}")))?;
+        let wire = wire.ok_or_else(|| invalid(format!("empty type definition for type id {id}")))?;
         if let WireType::Struct { fields } = &wire {
             self.fields += fields.len();
         }
@@ -403,11 +388,7 @@ impl GobDecoder {
     }
 
     /// Decodes a value of type `id` into (From, Payload range), matching fields by name.
-    fn rpc_value(
-        &mut self,
-        id: i64,
-        r: &mut Reader<'_>,
-    ) -> Result<(Option<String>, Range<usize>), CodecError> {
+    fn rpc_value(&mut self, id: i64, r: &mut Reader<'_>) -> Result<(Option<String>, Range<usize>), CodecError> {
         let wire = match self.types.get(&id) {
             Some(w) => Arc::clone(w),
             None if (T_BOOL..=T_INTERFACE).contains(&id) => {
@@ -428,23 +409,13 @@ impl GobDecoder {
         for f in fields {
             match (f.role, f.id) {
                 (Role::From, T_STRING) | (Role::Payload, T_BYTES) => matched += 1,
-                (Role::From, _) => {
-                    return Err(invalid(
-                        "wrong type for received field RPC.From (want string)",
-                    ))
-                }
-                (Role::Payload, _) => {
-                    return Err(invalid(
-                        "wrong type for received field RPC.Payload (want []byte)",
-                    ))
-                }
+                (Role::From, _) => return Err(invalid("wrong type for received field RPC.From (want string)")),
+                (Role::Payload, _) => return Err(invalid("wrong type for received field RPC.Payload (want []byte)")),
                 (Role::Other, _) => {}
             }
         }
         if matched == 0 && !fields.is_empty() {
-            return Err(invalid(
-                "type mismatch: no fields matched compiling decoder for RPC (want From or Payload)",
-            ));
+            return Err(invalid("type mismatch: no fields matched compiling decoder for RPC (want From or Payload)"));
         }
         let (mut from, mut payload) = (None, 0..0);
         r.walk_struct(fields.len(), |r, i| {
@@ -474,19 +445,14 @@ impl GobDecoder {
             T_INTERFACE => return self.skip_interface(r, depth),
             _ => {}
         }
-        let wire = self
-            .types
-            .get(&id)
-            .map(Arc::clone)
-            .ok_or_else(|| invalid(format!("field of unknown type id {id}")))?;
+        let wire =
+            self.types.get(&id).map(Arc::clone).ok_or_else(|| invalid(format!("field of unknown type id {id}")))?;
         match &*wire {
             WireType::Opaque => r.bytes("encoded value length").map(drop),
             WireType::Array { elem, len } => {
                 let n = r.count("array length")?;
                 if n as u64 != *len as u64 || *len < 0 {
-                    return Err(invalid(format!(
-                        "length mismatch in array: {n} elements for [{len}]"
-                    )));
+                    return Err(invalid(format!("length mismatch in array: {n} elements for [{len}]")));
                 }
                 (0..n).try_for_each(|_| self.skip(*elem, r, depth + 1))
             }
@@ -501,9 +467,7 @@ impl GobDecoder {
                     self.skip(*elem, r, depth + 1)
                 })
             }
-            WireType::Struct { fields } => {
-                r.walk_struct(fields.len(), |r, i| self.skip(fields[i].id, r, depth + 1))
-            }
+            WireType::Struct { fields } => r.walk_struct(fields.len(), |r, i| self.skip(fields[i].id, r, depth + 1)),
         }
     }
 
@@ -522,9 +486,7 @@ impl GobDecoder {
             if id >= 0 {
                 break id;
             }
-            let id = id
-                .checked_neg()
-                .ok_or_else(|| invalid("type id out of range"))?;
+            let id = id.checked_neg().ok_or_else(|| invalid("type id out of range"))?;
             self.recv_type(id, r)?;
             if r.left() == 0 {
                 // Go's encoder flushed the value so far with this definition as one message;
@@ -536,10 +498,7 @@ impl GobDecoder {
             r.uint()?; // count of what follows, which the walk does not need
         };
         r.uint()?;
-        let is_struct = matches!(
-            self.types.get(&concrete).map(|w| &**w),
-            Some(WireType::Struct { .. })
-        );
+        let is_struct = matches!(self.types.get(&concrete).map(|w| &**w), Some(WireType::Struct { .. }));
         if !is_struct && r.uint()? != 0 {
             return Err(invalid("corrupted data: non-zero delta for singleton"));
         }
@@ -582,21 +541,14 @@ impl Decoder for GobDecoder {
             if count == 0 {
                 return Err(invalid("empty message"));
             }
-            let total = (count as usize)
-                .checked_add(head)
-                .ok_or(CodecError::FrameTooLarge { size: count, limit })?;
+            let total = (count as usize).checked_add(head).ok_or(CodecError::FrameTooLarge { size: count, limit })?;
             if buf.len() < total {
                 return Ok(Decoded::NeedMore(total - buf.len()));
             }
-            let mut r = Reader {
-                buf: &buf[head..total],
-                pos: 0,
-            };
+            let mut r = Reader { buf: &buf[head..total], pos: 0 };
             let id = r.int()?;
             if id < 0 {
-                let id = id
-                    .checked_neg()
-                    .ok_or_else(|| invalid("type id out of range"))?;
+                let id = id.checked_neg().ok_or_else(|| invalid("type id out of range"))?;
                 self.recv_type(id, &mut r)?;
                 if r.left() > 0 {
                     return Err(invalid("extra data in buffer after type definition"));
@@ -606,22 +558,14 @@ impl Decoder for GobDecoder {
             }
             let (from, payload) = self.rpc_value(id, &mut r)?;
             if r.left() > 0 {
-                return Err(invalid(format!(
-                    "{} bytes of extra data after the value",
-                    r.left()
-                )));
+                return Err(invalid(format!("{} bytes of extra data after the value", r.left())));
             }
             if payload.len() > max_frame {
-                return Err(CodecError::FrameTooLarge {
-                    size: payload.len() as u64,
-                    limit: max_frame,
-                });
+                return Err(CodecError::FrameTooLarge { size: payload.len() as u64, limit: max_frame });
             }
             self.last_from = from;
             let msg = buf.split_to(total).freeze();
-            return Ok(Decoded::Frame(
-                msg.slice(head + payload.start..head + payload.end),
-            ));
+            return Ok(Decoded::Frame(msg.slice(head + payload.start..head + payload.end)));
         }
     }
 }
@@ -637,20 +581,12 @@ pub struct GobEncoder {
 impl GobEncoder {
     /// `from` goes in every value's `From` field (omitted when empty).
     pub fn new(from: String) -> Self {
-        GobEncoder {
-            from,
-            sent_type: false,
-        }
+        GobEncoder { from, sent_type: false }
     }
 }
 
 impl Encoder for GobEncoder {
-    fn encode(
-        &mut self,
-        payload: &[u8],
-        head: &mut BytesMut,
-        tail: &mut BytesMut,
-    ) -> Result<(), CodecError> {
+    fn encode(&mut self, payload: &[u8], head: &mut BytesMut, tail: &mut BytesMut) -> Result<(), CodecError> {
         let from = self.from.as_bytes();
         let field = |len: usize| {
             if len == 0 {
@@ -662,10 +598,7 @@ impl Encoder for GobEncoder {
         // type id + From + Payload + terminator
         let size = RPC_ID_BYTES.len() as u64 + field(from.len()) + field(payload.len()) + 1;
         if size >= GO_TOO_BIG {
-            return Err(CodecError::FrameTooLarge {
-                size,
-                limit: GO_TOO_BIG as usize,
-            });
+            return Err(CodecError::FrameTooLarge { size, limit: GO_TOO_BIG as usize });
         }
         if !self.sent_type {
             head.put_slice(RPC_TYPE_DEF);
@@ -718,11 +651,7 @@ mod tests {
     type Msg = (Bytes, Option<String>);
 
     /// Decodes everything `buf` holds: the messages, then how it stopped.
-    fn drain(
-        dec: &mut GobDecoder,
-        buf: &mut BytesMut,
-        max: usize,
-    ) -> (Vec<Msg>, Result<(), CodecError>) {
+    fn drain(dec: &mut GobDecoder, buf: &mut BytesMut, max: usize) -> (Vec<Msg>, Result<(), CodecError>) {
         let mut out = Vec::new();
         loop {
             match dec.decode(buf, max) {
@@ -737,10 +666,7 @@ mod tests {
         let mut buf = BytesMut::from(input);
         let mut dec = GobDecoder::new();
         let (msgs, res) = drain(&mut dec, &mut buf, MAX);
-        let res = res.and_then(|()| {
-            dec.decode_eof(&mut buf, MAX)
-                .map(|rest| assert!(rest.is_none()))
-        });
+        let res = res.and_then(|()| dec.decode_eof(&mut buf, MAX).map(|rest| assert!(rest.is_none())));
         (msgs, res)
     }
 
@@ -756,18 +682,12 @@ mod tests {
                 return (msgs, res);
             }
         }
-        let res = dec
-            .decode_eof(&mut buf, MAX)
-            .map(|rest| assert!(rest.is_none()));
+        let res = dec.decode_eof(&mut buf, MAX).map(|rest| assert!(rest.is_none()));
         (msgs, res)
     }
 
     fn expected(sizes: &[usize], from: impl Fn(usize) -> Option<&'static str>) -> Vec<Msg> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| (Bytes::from(payload(n)), from(i).map(str::to_owned)))
-            .collect()
+        sizes.iter().enumerate().map(|(i, &n)| (Bytes::from(payload(n)), from(i).map(str::to_owned))).collect()
     }
 
     fn encode_stream(from: &str, sizes: &[usize]) -> Vec<u8> {
@@ -790,10 +710,7 @@ mod tests {
 
     fn unhex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
     }
 
     fn err_text(input: &[u8]) -> String {
@@ -809,20 +726,13 @@ mod tests {
             (PLAIN, expected(PLAIN_SIZES, |_| None)),
             (FROM, expected(FROM_SIZES, |_| Some(GO_FROM))),
             (STREAM, expected(STREAM_SIZES, |_| Some(GO_FROM))),
-            (
-                EXTENDED,
-                expected(EXT_SIZES, |i| (i % 2 == 0).then_some(GO_FROM)),
-            ),
+            (EXTENDED, expected(EXT_SIZES, |i| (i % 2 == 0).then_some(GO_FROM))),
         ];
         for (i, (input, want)) in cases.iter().enumerate() {
             let (msgs, res) = decode_whole(input);
             assert_eq!(res, Ok(()), "vector {i}");
             assert_eq!(&msgs, want, "vector {i}");
-            assert_eq!(
-                decode_bytewise(input),
-                (want.clone(), Ok(())),
-                "vector {i} fed one byte at a time"
-            );
+            assert_eq!(decode_bytewise(input), (want.clone(), Ok(())), "vector {i} fed one byte at a time");
         }
     }
 
@@ -847,10 +757,7 @@ mod tests {
         // Large payloads need multi-byte counts; decode our own output back.
         let sizes = [127, 128, 255, 256, 65535, 65536, 1 << 20];
         let ours = encode_stream("peer", &sizes);
-        assert_eq!(
-            decode_whole(&ours),
-            (expected(&sizes, |_| Some("peer")), Ok(()))
-        );
+        assert_eq!(decode_whole(&ours), (expected(&sizes, |_| Some("peer")), Ok(())));
         // For tests/gob_vectors/check.go: Go's gob.Decoder reads what we write.
         if let Ok(path) = std::env::var("PEERWIRE_GOB_OUT") {
             let mut out = encode_stream("peerwire", &[0, 1, 100, 70000, 1 << 20, 0, 3]);
@@ -892,10 +799,7 @@ mod tests {
             if bounds.contains(&cut) || cut == 0 {
                 assert_eq!(eof, Ok(None), "cut at {cut}");
             } else {
-                assert!(
-                    matches!(eof, Err(CodecError::Invalid(_))),
-                    "cut at {cut}: {eof:?}"
-                );
+                assert!(matches!(eof, Err(CodecError::Invalid(_))), "cut at {cut}: {eof:?}");
             }
         }
     }
@@ -925,11 +829,7 @@ mod tests {
         for (i, &end) in ends.iter().enumerate() {
             let (_, h) = read_uint(&EXTENDED[start..]).unwrap().unwrap();
             let (id, _) = read_uint(&EXTENDED[start + h..]).unwrap().unwrap();
-            assert_eq!(
-                uint_to_int(id) < 0,
-                i < TYPE_MESSAGES_IN_EXTENDED,
-                "message {i}"
-            );
+            assert_eq!(uint_to_int(id) < 0, i < TYPE_MESSAGES_IN_EXTENDED, "message {i}");
             start = end;
         }
     }
@@ -948,10 +848,7 @@ mod tests {
         let mut buf = BytesMut::from(&[0xfb, 1, 0, 0, 0, 0][..]);
         assert_eq!(
             GobDecoder::new().decode(&mut buf, MAX),
-            Err(CodecError::FrameTooLarge {
-                size: 1 << 32,
-                limit: limit(MAX)
-            })
+            Err(CodecError::FrameTooLarge { size: 1 << 32, limit: limit(MAX) })
         );
         assert_eq!(buf.len(), 6);
         // Go's 70000-byte payload message against a 64 KiB limit: refused at its count.
@@ -961,19 +858,10 @@ mod tests {
             drain(&mut dec, &mut buf, 65536)
         };
         assert_eq!(msgs.len(), 3);
-        assert_eq!(
-            res,
-            Err(CodecError::FrameTooLarge {
-                size: 70008,
-                limit: limit(65536)
-            })
-        );
+        assert_eq!(res, Err(CodecError::FrameTooLarge { size: 70008, limit: limit(65536) }));
         // The largest count gob can express.
         let mut buf = BytesMut::from(&[0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..]);
-        assert!(matches!(
-            GobDecoder::new().decode(&mut buf, usize::MAX),
-            Err(CodecError::FrameTooLarge { .. })
-        ));
+        assert!(matches!(GobDecoder::new().decode(&mut buf, usize::MAX), Err(CodecError::FrameTooLarge { .. })));
     }
 
     #[test]
@@ -987,13 +875,7 @@ mod tests {
             if ok {
                 assert_eq!(res, Ok(Decoded::Frame(Bytes::from(payload(n)))));
             } else {
-                assert_eq!(
-                    res,
-                    Err(CodecError::FrameTooLarge {
-                        size: 1001,
-                        limit: 1000
-                    })
-                );
+                assert_eq!(res, Err(CodecError::FrameTooLarge { size: 1001, limit: 1000 }));
             }
         }
     }
@@ -1003,81 +885,27 @@ mod tests {
         let def = RPC_TYPE_DEF;
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             ("uint length byte 0x80", vec![0x80], "out of range"),
-            (
-                "uint of 9 bytes",
-                vec![0xf7, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-                "out of range",
-            ),
+            ("uint of 9 bytes", vec![0xf7, 1, 2, 3, 4, 5, 6, 7, 8, 9], "out of range"),
             ("empty message", vec![0x00], "empty message"),
-            (
-                "value of unknown type",
-                vec![0x03, 0xff, 0x82, 0x00],
-                "unknown type id 65",
-            ),
+            ("value of unknown type", vec![0x03, 0xff, 0x82, 0x00], "unknown type id 65"),
             ("type id 0", vec![0x01, 0x00], "unknown type id 0"),
-            (
-                "redefined builtin",
-                [&[0x03, 0x0b][..], &def[2..4]].concat(),
-                "duplicate type",
-            ),
-            (
-                "min type id",
-                [&[0x0a, 0xf8][..], &[0xff; 8][..], &[0]].concat(),
-                "type id out of range",
-            ),
+            ("redefined builtin", [&[0x03, 0x0b][..], &def[2..4]].concat(), "duplicate type"),
+            ("min type id", [&[0x0a, 0xf8][..], &[0xff; 8][..], &[0]].concat(), "type id out of range"),
             ("type defined twice", [def, def].concat(), "duplicate type"),
-            (
-                "integer cut short",
-                [def, &[0x02, 0xff, 0x80][..]].concat(),
-                "ends inside an integer",
-            ),
-            (
-                "struct runs off the end",
-                [def, &[0x03, 0xff, 0x80, 0x01][..]].concat(),
-                "ends inside",
-            ),
-            (
-                "field number out of range",
-                [def, &[0x04, 0xff, 0x80, 0x03, 0x00][..]].concat(),
-                "field number",
-            ),
+            ("integer cut short", [def, &[0x02, 0xff, 0x80][..]].concat(), "ends inside an integer"),
+            ("struct runs off the end", [def, &[0x03, 0xff, 0x80, 0x01][..]].concat(), "ends inside"),
+            ("field number out of range", [def, &[0x04, 0xff, 0x80, 0x03, 0x00][..]].concat(), "field number"),
             (
                 "field delta overflow",
-                [
-                    def,
-                    &[
-                        0x0e, 0xff, 0x80, 0x01, 0x01, 0x41, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff,
-                        0xff, 0xff, 0xff,
-                    ][..],
-                ]
-                .concat(),
+                [def, &[0x0e, 0xff, 0x80, 0x01, 0x01, 0x41, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff][..]]
+                    .concat(),
                 "field number",
             ),
-            (
-                "string longer than message",
-                [def, &[0x05, 0xff, 0x80, 0x01, 0x7f, 0x00][..]].concat(),
-                "exceeds",
-            ),
-            (
-                "extra data after value",
-                [def, &[0x04, 0xff, 0x80, 0x00, 0x00][..]].concat(),
-                "extra data",
-            ),
-            (
-                "extra data after type",
-                [&[def[0] + 1][..], &def[1..], &[0]].concat(),
-                "extra data",
-            ),
-            (
-                "empty type definition",
-                vec![0x02, 0x7f, 0x00],
-                "empty type definition",
-            ),
-            (
-                "two kinds in one type",
-                vec![0x06, 0x7f, 0x02, 0x00, 0x03, 0x00, 0x00],
-                "more than one type",
-            ),
+            ("string longer than message", [def, &[0x05, 0xff, 0x80, 0x01, 0x7f, 0x00][..]].concat(), "exceeds"),
+            ("extra data after value", [def, &[0x04, 0xff, 0x80, 0x00, 0x00][..]].concat(), "extra data"),
+            ("extra data after type", [&[def[0] + 1][..], &def[1..], &[0]].concat(), "extra data"),
+            ("empty type definition", vec![0x02, 0x7f, 0x00], "empty type definition"),
+            ("two kinds in one type", vec![0x06, 0x7f, 0x02, 0x00, 0x03, 0x00, 0x00], "more than one type"),
         ];
         for (what, input, want) in cases {
             let (_, res) = decode_whole(&input);
@@ -1093,9 +921,7 @@ mod tests {
     fn nested(depth: usize) -> Vec<u8> {
         let mut out = Vec::new();
         // type 64: struct R { Payload []byte (id 5); T (id 65) }
-        let r = unhex(
-            "7f 03 01 01 01 52 00 01 02 01 07 5061796c6f6164 01 0a 00 01 01 54 01 ff82 00 00 00",
-        );
+        let r = unhex("7f 03 01 01 01 52 00 01 02 01 07 5061796c6f6164 01 0a 00 01 01 54 01 ff82 00 00 00");
         // type 65: struct T { F []T (id 66) }; type 66: slice of 65
         let t = unhex("ff81 03 01 01 01 54 00 01 01 01 01 46 01 ff84 00 00 00");
         let s = unhex("ff83 02 01 00 01 ff82 00 00");
@@ -1124,10 +950,7 @@ mod tests {
         assert_eq!(res, Ok(()));
         assert_eq!(msgs, vec![(Bytes::from_static(b"hi"), None)]);
         let (_, res) = decode_whole(&nested(100_000));
-        assert!(
-            matches!(res, Err(CodecError::Invalid(ref m)) if m.contains("nested")),
-            "{res:?}"
-        );
+        assert!(matches!(res, Err(CodecError::Invalid(ref m)) if m.contains("nested")), "{res:?}");
     }
 
     #[test]
@@ -1143,10 +966,7 @@ mod tests {
              70706572ff8225010a6d61696e2e496e6e6572ff8303010105496e6e657201ff8400010101015a010400000007ff8403010a00\
              00002fff800101660101080100010c6d61696e2e57726170706572ff8213010a6d61696e2e496e6e6572ff8403010a000000",
         );
-        let want = vec![
-            (Bytes::from_static(&[9]), Some("f".into())),
-            (Bytes::from_static(&[8]), Some("f".into())),
-        ];
+        let want = vec![(Bytes::from_static(&[9]), Some("f".into())), (Bytes::from_static(&[8]), Some("f".into()))];
         assert_eq!(decode_whole(&go), (want.clone(), Ok(())));
         assert_eq!(decode_bytewise(&go), (want, Ok(())));
     }
@@ -1161,27 +981,12 @@ mod tests {
              66010109010c6d61696e2e57726170706572ff81030101075772617070657201ff820001010102496e011000000031ff822501\
              0a6d61696e2e496e6e6572ff8303010105496e6e657201ff8400010101015a010400000007ff8403010a000000",
         );
-        assert!(
-            err_text(&go).contains("split over several messages"),
-            "{}",
-            err_text(&go)
-        );
+        assert!(err_text(&go).contains("split over several messages"), "{}", err_text(&go));
     }
 
     #[test]
     fn uint_encoding_round_trips() {
-        for v in [
-            0u64,
-            1,
-            127,
-            128,
-            255,
-            256,
-            65535,
-            1 << 24,
-            u64::MAX >> 1,
-            u64::MAX,
-        ] {
+        for v in [0u64, 1, 127, 128, 255, 256, 65535, 1 << 24, u64::MAX >> 1, u64::MAX] {
             let mut b = BytesMut::new();
             put_uint(&mut b, v);
             assert_eq!(b.len(), uint_len(v));

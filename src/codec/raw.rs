@@ -27,13 +27,7 @@ impl Raw {
     /// `read_size` is the largest read a connection makes, hence the largest message it
     /// delivers per read; 0 means [`DEFAULT_READ_SIZE`].
     pub fn new(read_size: usize) -> Self {
-        Raw {
-            read_size: if read_size == 0 {
-                DEFAULT_READ_SIZE
-            } else {
-                read_size
-            },
-        }
+        Raw { read_size: if read_size == 0 { DEFAULT_READ_SIZE } else { read_size } }
     }
 }
 
@@ -72,16 +66,8 @@ impl Decoder for RawDecoder {
         Ok(Decoded::Frame(buf.split_to(n).freeze()))
     }
 
-    fn decode_eof(
-        &mut self,
-        buf: &mut BytesMut,
-        _max_frame: usize,
-    ) -> Result<Option<Bytes>, CodecError> {
-        Ok(if buf.is_empty() {
-            None
-        } else {
-            Some(buf.split().freeze())
-        })
+    fn decode_eof(&mut self, buf: &mut BytesMut, _max_frame: usize) -> Result<Option<Bytes>, CodecError> {
+        Ok(if buf.is_empty() { None } else { Some(buf.split().freeze()) })
     }
 }
 
@@ -90,12 +76,7 @@ impl Decoder for RawDecoder {
 pub struct RawEncoder;
 
 impl Encoder for RawEncoder {
-    fn encode(
-        &mut self,
-        _payload: &[u8],
-        _head: &mut BytesMut,
-        _tail: &mut BytesMut,
-    ) -> Result<(), CodecError> {
+    fn encode(&mut self, _payload: &[u8], _head: &mut BytesMut, _tail: &mut BytesMut) -> Result<(), CodecError> {
         Ok(())
     }
 }
@@ -113,26 +94,17 @@ mod tests {
         assert_eq!(Raw::new(7).read_size(), Some(7));
 
         let (mut head, mut tail) = (BytesMut::new(), BytesMut::new());
-        codec
-            .encoder()
-            .encode(b"hello", &mut head, &mut tail)
-            .unwrap();
+        codec.encoder().encode(b"hello", &mut head, &mut tail).unwrap();
         assert!(head.is_empty() && tail.is_empty());
 
         let mut dec = codec.decoder();
         let mut buf = BytesMut::new();
         assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::NeedMore(0));
         buf.extend_from_slice(b"first read");
-        assert_eq!(
-            dec.decode(&mut buf, 100).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"first read"))
-        );
+        assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::Frame(Bytes::from_static(b"first read")));
         assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::NeedMore(0));
         buf.extend_from_slice(b"second");
-        assert_eq!(
-            dec.decode(&mut buf, 100).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"second"))
-        );
+        assert_eq!(dec.decode(&mut buf, 100).unwrap(), Decoded::Frame(Bytes::from_static(b"second")));
         assert!(buf.is_empty());
     }
 
@@ -140,39 +112,21 @@ mod tests {
     fn buffers_over_the_frame_limit_come_out_in_pieces() {
         let mut dec = RawDecoder;
         let mut buf = BytesMut::from(&b"abcdefgh"[..]);
-        assert_eq!(
-            dec.decode(&mut buf, 3).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"abc"))
-        );
-        assert_eq!(
-            dec.decode(&mut buf, 3).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"def"))
-        );
-        assert_eq!(
-            dec.decode(&mut buf, 3).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"gh"))
-        );
+        assert_eq!(dec.decode(&mut buf, 3).unwrap(), Decoded::Frame(Bytes::from_static(b"abc")));
+        assert_eq!(dec.decode(&mut buf, 3).unwrap(), Decoded::Frame(Bytes::from_static(b"def")));
+        assert_eq!(dec.decode(&mut buf, 3).unwrap(), Decoded::Frame(Bytes::from_static(b"gh")));
         assert_eq!(dec.decode(&mut buf, 3).unwrap(), Decoded::NeedMore(0));
         // A zero limit still makes progress instead of emitting empty messages forever.
         buf.extend_from_slice(b"xy");
-        assert_eq!(
-            dec.decode(&mut buf, 0).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"x"))
-        );
-        assert_eq!(
-            dec.decode(&mut buf, 0).unwrap(),
-            Decoded::Frame(Bytes::from_static(b"y"))
-        );
+        assert_eq!(dec.decode(&mut buf, 0).unwrap(), Decoded::Frame(Bytes::from_static(b"x")));
+        assert_eq!(dec.decode(&mut buf, 0).unwrap(), Decoded::Frame(Bytes::from_static(b"y")));
     }
 
     #[test]
     fn eof_flushes_the_rest_once_and_never_errs() {
         let mut dec = RawDecoder;
         let mut buf = BytesMut::from(&b"tail"[..]);
-        assert_eq!(
-            dec.decode_eof(&mut buf, 100).unwrap(),
-            Some(Bytes::from_static(b"tail"))
-        );
+        assert_eq!(dec.decode_eof(&mut buf, 100).unwrap(), Some(Bytes::from_static(b"tail")));
         assert_eq!(dec.decode_eof(&mut buf, 100).unwrap(), None);
         assert_eq!(dec.decode_eof(&mut BytesMut::new(), 0).unwrap(), None);
     }

@@ -606,16 +606,13 @@ impl Encoder for GobEncoder {
         }
         put_uint(head, size);
         head.put_slice(&RPC_ID_BYTES);
-        let mut delta = 1; // to field 0, From
         if !from.is_empty() {
-            head.put_u8(1);
+            head.put_u8(1); // field 0, From
             put_uint(head, from.len() as u64);
             head.put_slice(from);
-        } else {
-            delta = 2;
         }
         if !payload.is_empty() {
-            head.put_u8(delta);
+            head.put_u8(if from.is_empty() { 2 } else { 1 }); // to field 1, Payload
             put_uint(head, payload.len() as u64);
         }
         tail.put_u8(0);

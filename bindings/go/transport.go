@@ -400,7 +400,8 @@ func (tr *TCPTransport) Consume() <-chan RPC {
 }
 
 // Dial connects to addr and returns once the handshake succeeded or failed (the origin
-// returned before the handshake). OnPeer runs for the new peer too.
+// returned before the handshake). OnPeer runs for the new peer too, on the delivery
+// goroutine, possibly just after Dial returns.
 func (tr *TCPTransport) Dial(addr string) error {
 	_, err := tr.DialPeer(context.Background(), addr)
 	return err

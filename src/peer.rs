@@ -147,7 +147,8 @@ impl Peer {
             if o.closed {
                 return Err(Error::UnknownPeer(self.meta.id));
             }
-            let queued = o.buf.len();
+            // Unwritten bytes: the queue plus what the writer holds and has not written yet.
+            let queued = (o.enqueued - o.written) as usize;
             if queued == 0 || queued + data.len() <= self.send_limit {
                 break;
             }
@@ -260,6 +261,9 @@ impl Peer {
         self.counters.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
         if frames > 0 {
             self.counters.msgs_out.fetch_add(frames, Ordering::Relaxed);
+        }
+        if o.waiters > 0 {
+            self.room.notify_all();
         }
     }
 

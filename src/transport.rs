@@ -103,6 +103,8 @@ struct Inner {
     tasks: Tasks,
     report: Mutex<Option<CloseReport>>,
     report_cv: Condvar,
+    /// Linger of the close in progress, in ms (connections flush that long).
+    close_linger_ms: AtomicU64,
 }
 
 /// A peer-to-peer TCP transport. Cheap to share across threads (`&Transport` is enough for
@@ -140,6 +142,7 @@ impl Transport {
             tasks: Tasks::default(),
             report: Mutex::new(None),
             report_cv: Condvar::new(),
+            close_linger_ms: AtomicU64::new(opts.settings.linger.as_millis() as u64),
         });
         Ok(Transport { inner, _rt: rt })
     }
@@ -187,11 +190,15 @@ impl Transport {
         }
         let p = inner.peer(peer)?;
         let timeout = if on_runtime_thread() { Some(Duration::ZERO) } else { timeout };
-        let r = p.send(data, timeout);
-        if matches!(r, Err(Error::WouldBlock { .. })) {
-            inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
+        match p.send(data, timeout) {
+            Err(Error::WouldBlock { peer, queued, limit }) => {
+                inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
+                Err(Error::WouldBlock { peer, queued, limit })
+            }
+            // A send woken by close reports the close, not the peer's departure.
+            Err(Error::UnknownPeer(_)) if inner.state.load(Ordering::Acquire) != OPEN => Err(Error::Closed),
+            r => r,
         }
-        r
     }
 
     /// Queues `data` to every connected peer without waiting; returns how many took it.
@@ -534,7 +541,12 @@ impl Inner {
         peer.close_sends();
         let mut writer_done = false;
         if local {
-            let until = tokio::time::Instant::now() + self.s.linger;
+            let linger = if reason == Reason::PEERWIRE_REASON_TRANSPORT_CLOSED {
+                Duration::from_millis(self.close_linger_ms.load(Ordering::Acquire))
+            } else {
+                self.s.linger
+            };
+            let until = tokio::time::Instant::now() + linger;
             if tokio::time::timeout_at(until, &mut writer).await.is_ok() {
                 writer_done = true;
                 graceful_shutdown(&peer, until).await;
@@ -704,7 +716,9 @@ impl Inner {
             return r.clone().unwrap_or_default();
         }
         let linger = linger.unwrap_or(self.s.linger);
-        let _ = self.closing.send(true);
+        self.close_linger_ms.store(linger.as_millis() as u64, Ordering::Release);
+        // send_replace stores the value even when nobody is subscribed yet.
+        self.closing.send_replace(true);
         let peers: Vec<Arc<Peer>> = self.peers.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         for p in &peers {
             p.request_stop(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);

@@ -181,3 +181,114 @@ fn close_flushes_queued_sends_within_linger() {
         n == 200
     });
 }
+
+#[test]
+fn full_send_queue_fails_fast_or_waits_then_fails() {
+    // A raw listener that accepts but never reads: our queue fills up.
+    let raw = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = raw.local_addr().unwrap();
+    let b = transport(|o| {
+        o.settings.send_queue_bytes = 64 * 1024;
+        o.settings.send_timeout = Some(Duration::ZERO);
+    });
+    let p = b.dial(&addr.to_string(), None).unwrap();
+    let _conn = raw.accept().unwrap();
+    let chunk = vec![0u8; 16 * 1024];
+    // Fill the kernel buffers and our queue: sends that may wait briefly until one can't.
+    let mut refused = None;
+    for i in 0..100_000 {
+        if let Err(e) = b.send_timeout(p, &chunk, Some(Duration::from_millis(50))) {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = refused.expect("the queue must fill up");
+    assert!(matches!(e, peerwire::Error::WouldBlock { .. }), "{e}");
+    assert!(i > 4, "socket buffers and the queue take some first");
+    assert!(matches!(b.send(p, &chunk), Err(peerwire::Error::WouldBlock { .. })), "send_timeout 0 fails at once");
+    let t0 = Instant::now();
+    let e = b.send_timeout(p, &chunk, Some(Duration::from_millis(200))).unwrap_err();
+    assert!(matches!(e, peerwire::Error::WouldBlock { .. }));
+    assert!(t0.elapsed() >= Duration::from_millis(190));
+    assert!(b.stats().sends_would_block >= 2);
+    let info = b.peer_info(p).unwrap();
+    assert!(info.send_queue_bytes > 0 && info.send_queue_bytes <= 64 * 1024 + 16 * 1024);
+    let r = b.close(Some(Duration::from_millis(100))).unwrap();
+    assert!(r.msgs_dropped > 0 && r.bytes_dropped > 0, "unflushed sends are reported: {r:?}");
+}
+
+#[test]
+fn blocking_calls_are_refused_inside_callbacks_and_send_works() {
+    let results = Arc::new(Mutex::new(Vec::new()));
+    let a_slot: Arc<Mutex<Option<Arc<Transport>>>> = Arc::new(Mutex::new(None));
+    let (r2, slot2) = (results.clone(), a_slot.clone());
+    let a = Arc::new(transport(move |o| {
+        o.on_peer = Some(Arc::new(|_: &Event| {})); // keeps the pull queue empty
+        o.on_message = Some(Arc::new(move |e: &Event| {
+            let t = slot2.lock().unwrap().clone().unwrap();
+            let dial = t.dial("127.0.0.1:1", None).map(|_| ());
+            let mut out = Vec::new();
+            let pull = t.pull(&mut out, 1, None).map(|_| ());
+            let echo = t.send(e.peer_id(), &e.payload);
+            r2.lock().unwrap().push((dial, pull, echo));
+        }));
+    }));
+    *a_slot.lock().unwrap() = Some(a.clone());
+    let addr = a.listen().unwrap();
+    let b = transport(|_| {});
+    let p = b.dial(&addr.to_string(), None).unwrap();
+    b.send(p, b"ping").unwrap();
+    let evs = pull_until(&b, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_MESSAGE);
+    assert_eq!(&evs.last().unwrap().payload[..], b"ping", "echoed from inside the callback");
+    let (dial, pull, echo) = results.lock().unwrap().pop().unwrap();
+    assert!(matches!(dial, Err(peerwire::Error::InCallback(_))));
+    assert!(matches!(pull, Err(peerwire::Error::InCallback(_))));
+    assert!(echo.is_ok());
+    a.close(None).unwrap();
+    a_slot.lock().unwrap().take();
+}
+
+#[test]
+fn max_connections_refuses_extra_connections() {
+    let a = transport(|o| o.settings.max_connections = 1);
+    let addr = a.listen().unwrap();
+    let b = transport(|_| {});
+    b.dial(&addr.to_string(), None).unwrap();
+    pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_PEER_CONNECTED);
+    let mut extra = std::net::TcpStream::connect(addr).unwrap();
+    extra.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(extra.read(&mut buf).unwrap_or(0), 0, "extra connection closed at once");
+    assert_eq!(a.peers().len(), 1);
+}
+
+#[test]
+fn addresses_parse_or_fail_clearly() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let ok = |s: &str| rt.block_on(peerwire::transport::resolve(s)).unwrap();
+    assert_eq!(ok("127.0.0.1:80")[0].port(), 80);
+    assert!(ok("[::1]:9")[0].is_ipv6());
+    assert_eq!(ok(":7000")[0].to_string(), "0.0.0.0:7000");
+    assert!(ok("localhost:5").iter().all(|a| a.port() == 5));
+    for bad in ["", "nonsense", "1.2.3.4", "host:port", "127.0.0.1:70000", "[::1", "a b:1"] {
+        let e = rt.block_on(peerwire::transport::resolve(bad)).unwrap_err();
+        assert_eq!(e.status(), peerwire::Status::PEERWIRE_ERR_ADDR, "{bad}: {e}");
+    }
+}
+
+#[test]
+fn ipv6_and_disconnect_reasons() {
+    let a = transport(|o| o.settings.listen_addr = "[::1]:0".into());
+    let addr = a.listen().unwrap();
+    assert!(addr.is_ipv6());
+    let b = transport(|_| {});
+    let p = b.dial(&addr.to_string(), None).unwrap();
+    b.send(p, b"v6").unwrap();
+    pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_MESSAGE && &e.payload[..] == b"v6");
+    b.disconnect(p).unwrap();
+    let evs = pull_until(&b, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED);
+    assert_eq!(evs.last().unwrap().reason, Reason::PEERWIRE_REASON_CLOSED_LOCALLY);
+    let evs = pull_until(&a, 5, |e| e.kind == EventKind::PEERWIRE_EVENT_PEER_DISCONNECTED);
+    assert_eq!(evs.last().unwrap().reason, Reason::PEERWIRE_REASON_REMOTE_CLOSED);
+    assert!(matches!(b.send(p, b"x"), Err(peerwire::Error::UnknownPeer(_))));
+}

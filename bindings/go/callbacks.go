@@ -9,6 +9,7 @@ import "C"
 import (
 	"fmt"
 	"runtime/cgo"
+	"sync/atomic"
 	"time"
 )
 
@@ -79,4 +80,9 @@ func runHandshake(fn HandshakeFunc, p *TCPPeer) (err error) {
 //export peerwireGoRelease
 func peerwireGoRelease(user C.uintptr_t) {
 	cgo.Handle(user).Delete()
+	liveHandles.Add(-1)
 }
+
+// liveHandles counts handshake handles the library has not released yet (for tests: the
+// library must release each exactly once).
+var liveHandles atomic.Int64

@@ -227,3 +227,41 @@ func TestDialPeerHonoursContextDuringHandshake(t *testing.T) {
 		t.Fatalf("DialPeer returned after %v", el)
 	}
 }
+
+func TestHandshakeHandleIsReleasedOnce(t *testing.T) {
+	// Every earlier test closed its transports: their handles must all be gone.
+	waitFor(t, 5*time.Second, "earlier tests' handles to be released", func() bool { return liveHandles.Load() == 0 })
+	before := int64(0)
+	for i := 0; i < 3; i++ {
+		srv, err := NewTCPTransport(TCPTransportOpts{ListenAddr: "127.0.0.1:0", HandshakeFunc: greet("s", func(string) bool { return true }, nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.ListenAndAccept(); err != nil {
+			t.Fatal(err)
+		}
+		cli, err := NewTCPTransport(TCPTransportOpts{HandshakeFunc: greet("c", nil, nil)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cli.Dial(srv.Addr()); err != nil {
+			t.Fatal(err)
+		}
+		if got := liveHandles.Load(); got != before+2 {
+			t.Fatalf("%d live handles, want %d", got, before+2)
+		}
+		cli.Close()
+		srv.Close()
+		// Close frees the library transport, which drops the callback's user data.
+		waitFor(t, 5*time.Second, "the handles to be released", func() bool { return liveHandles.Load() == before })
+	}
+	// A transport closed before it started never handed its handle to the library.
+	tr, err := NewTCPTransport(TCPTransportOpts{HandshakeFunc: greet("x", nil, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	if got := liveHandles.Load(); got != before {
+		t.Fatalf("%d live handles after an unstarted transport, want %d", got, before)
+	}
+}

@@ -30,6 +30,8 @@ type Transport interface {
 	Close() error
 }
 
+var _ Transport = (*TCPTransport)(nil)
+
 // TCPTransport is a peerwire transport with the origin's shape. It embeds its options like
 // the origin did, so fields such as OnPeer can be assigned after NewTCPTransport and before
 // the transport starts.
@@ -230,10 +232,12 @@ func (t *transport) startLocked(o *TCPTransportOpts) error {
 			timeout = defaultHandshakeTimeout
 		}
 		h := cgo.NewHandle(&hsConfig{t: t, fn: fn, timeout: timeout})
+		liveHandles.Add(1)
 		// From here on the library owns the handle and releases it through
 		// peerwireGoRelease, exactly once.
 		if err := ret(op, C.pw_options_set_handshake(t.opts, C.uintptr_t(h))); err != nil {
 			h.Delete()
+			liveHandles.Add(-1)
 			return err
 		}
 	}

@@ -13,6 +13,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Largest header a splitter may ask to strip or prepend.
+#define MAX_CUSTOM_HEADER (64 * 1024)
+
+// The type id our encoder gives `RPC`: gob's first user id, which is what a fresh Go process
+// assigns to the first type it encodes. Decoders accept any id; this keeps our bytes identical
+// to Go's in the common case.
+#define RPC_TYPE_ID 64
+
+// How much longer than the frame limit a message may be: a value message adds a type id,
+// `From`, field headers and whatever extra fields the sender's struct has to its payload, so a
+// payload of exactly the limit still arrives. Our own messages add 8 bytes plus `From`.
+#define MESSAGE_OVERHEAD 1024
+
+// Cap on type definitions remembered per connection (Go programs send a handful).
+#define MAX_TYPES 4096
+
+// Cap on struct fields summed over all remembered definitions.
+#define MAX_TYPE_FIELDS 65536
+
+// Cap on how deeply skipped values may nest (structs in slices in interfaces, ...). Go allows
+// 10000 on its growable stacks; each level costs this decoder a few hundred bytes of a fixed
+// thread stack.
+#define MAX_DEPTH 100
+
+// Read size the Go origin used for its `DefaultDecoder`.
+#define DEFAULT_READ_SIZE 1028
+
 // Default maximum frame (message) size: 16 MiB.
 #define PEERWIRE_DEFAULT_MAX_FRAME ((16 * 1024) * 1024)
 
@@ -188,6 +215,27 @@ typedef int32_t peerwire_codec;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What a custom codec's split callback answers.
+enum peerwire_split
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    // Not enough bytes yet to know the next frame.
+    PEERWIRE_SPLIT_NEED_MORE = 0,
+    // A frame starts here: `*out_header` bytes to strip, then `*out_len` payload bytes.
+    PEERWIRE_SPLIT_FRAME = 1,
+    // The bytes are not valid for this framing: the connection closes (`DECODE_ERROR`).
+    PEERWIRE_SPLIT_INVALID = -1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum peerwire_split peerwire_split;
+#else
+typedef int32_t peerwire_split;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Severity, most severe first.
 enum peerwire_log_level
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -254,6 +302,27 @@ typedef void (*peerwire_drop_cb)(void *user);
 // A message or peer-event callback. `event` is borrowed for the duration of the call.
 // Runs on a library thread; calls for one peer never overlap; calls for different peers may.
 typedef void (*peerwire_event_cb)(void *user, const struct peerwire_event *event);
+
+// A custom codec's split callback: `buf`/`len` are the buffered bytes not yet consumed (the
+// next frame starts at `buf[0]`). Returns a `peerwire_split`; for `PEERWIRE_SPLIT_FRAME` it
+// sets `*out_header` and `*out_len` (which may go past `len`: the library waits for the rest).
+// Runs on library I/O threads, possibly concurrently for different peers: keep it fast and
+// non-blocking. A frame over max_frame closes the connection (`FRAME_TOO_LARGE`).
+typedef int32_t (*peerwire_split_cb)(void *user,
+                                     const uint8_t *buf,
+                                     size_t len,
+                                     size_t *out_header,
+                                     size_t *out_len);
+
+// A custom codec's header callback for sending: writes up to `cap` bytes to put before
+// `payload` into `out`, sets `*out_header_len`, returns 0 (non-zero refuses the send with
+// `PEERWIRE_ERR_INVALID`). `cap` is at least 64 KiB.
+typedef int32_t (*peerwire_header_cb)(void *user,
+                                      const uint8_t *payload,
+                                      size_t len,
+                                      uint8_t *out,
+                                      size_t cap,
+                                      size_t *out_header_len);
 
 // One peer. Set `size = sizeof(peerwire_peer_info)` before the call.
 typedef struct peerwire_peer_info {
@@ -382,6 +451,11 @@ void peerwire_options_free(struct peerwire_options *opts);
 int32_t peerwire_options_set_listen_addr(struct peerwire_options *opts, const char *addr);
 
 // The wire format (`peerwire_codec`). Default `PEERWIRE_CODEC_LENGTH_PREFIXED`.
+// `PEERWIRE_CODEC_RAW`: no framing; each socket read (at most the read size, 1028 bytes
+// unless `peerwire_options_set_read_buffer` was called) is one message, so message boundaries
+// are not preserved — only the bytes and their order. `PEERWIRE_CODEC_GOB`: Go
+// `encoding/gob` values of `RPC{From string; Payload []byte}`. `PEERWIRE_CODEC_CUSTOM` is
+// selected by `peerwire_options_set_custom_codec`.
 int32_t peerwire_options_set_codec(struct peerwire_options *opts, int32_t codec);
 
 // Largest message, sent or received, in bytes (1 ..= 4 GiB - 1). Default 16 MiB.
@@ -449,6 +523,15 @@ int32_t peerwire_options_set_peer_cb(struct peerwire_options *opts,
                                      peerwire_event_cb cb,
                                      void *user,
                                      peerwire_drop_cb drop);
+
+// Selects a custom codec: `split` (required) finds frames in received bytes; `header` (may
+// be NULL: nothing is prepended) frames outgoing messages. `drop` (may be NULL) runs once,
+// after the last call of either callback. Moved into the transport created from these options.
+int32_t peerwire_options_set_custom_codec(struct peerwire_options *opts,
+                                          peerwire_split_cb split,
+                                          peerwire_header_cb header,
+                                          void *user,
+                                          peerwire_drop_cb drop);
 
 // Creates a transport from `opts` (NULL = all defaults). Callbacks registered on `opts` move
 // into the transport; other settings are copied, so `opts` may be freed or reused at once.

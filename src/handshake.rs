@@ -33,6 +33,8 @@ pub struct HandshakeIo {
     pub(crate) stream: Arc<TcpStream>,
     pub(crate) meta: Arc<PeerMeta>,
     pub(crate) deadline: tokio::time::Instant,
+    /// The whole handshake deadline, for messages.
+    pub(crate) timeout_ms: u64,
     pub(crate) rt: Handle,
     pub(crate) cancelled: Arc<AtomicBool>,
     pub(crate) hit_deadline: Arc<AtomicBool>,
@@ -81,11 +83,12 @@ impl HandshakeIo {
     pub fn send(&self, data: &[u8]) -> Result<()> {
         let until = self.limit(None)?;
         let stream = self.stream.clone();
+        let ms = self.timeout_ms;
         self.run(async move {
             let mut off = 0;
             while off < data.len() {
                 match tokio::time::timeout_at(until, stream.writable()).await {
-                    Err(_) => return Err(Error::HandshakeTimeout(0)),
+                    Err(_) => return Err(Error::HandshakeTimeout(ms)),
                     Ok(Err(e)) => return Err(Error::Io(format!("handshake send: {e}"))),
                     Ok(Ok(())) => {}
                 }
@@ -108,10 +111,11 @@ impl HandshakeIo {
         let until = self.limit(timeout)?;
         let stream = self.stream.clone();
         let deadline = self.deadline;
+        let ms = self.timeout_ms;
         self.run(async move {
             loop {
                 match tokio::time::timeout_at(until, stream.readable()).await {
-                    Err(_) if until >= deadline => return Err(Error::HandshakeTimeout(0)),
+                    Err(_) if until >= deadline => return Err(Error::HandshakeTimeout(ms)),
                     Err(_) => return Err(Error::Timeout("handshake receive timed out".into())),
                     Ok(Err(e)) => return Err(Error::Io(format!("handshake receive: {e}"))),
                     Ok(Ok(())) => {}

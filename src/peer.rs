@@ -170,7 +170,10 @@ impl Peer {
         let o = &mut *o;
         o.head.clear();
         o.tail.clear();
-        o.encoder.encode(data, &mut o.head, &mut o.tail).map_err(|e| Error::Invalid(e.to_string()))?;
+        o.encoder.encode(data, &mut o.head, &mut o.tail).map_err(|e| match e {
+            crate::codec::CodecError::FrameTooLarge { size, limit } => Error::TooLarge { size: size as usize, limit },
+            other => Error::Invalid(other.to_string()),
+        })?;
         let total = o.head.len() + data.len() + o.tail.len();
 
         let mut skip = 0;

@@ -595,6 +595,7 @@ impl Inner {
             stream: stream.clone(),
             meta: meta.clone(),
             deadline,
+            timeout_ms: self.s.handshake_timeout.as_millis() as u64,
             rt: self.rt.clone(),
             cancelled: cancelled.clone(),
             hit_deadline: hit_deadline.clone(),

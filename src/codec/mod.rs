@@ -5,7 +5,13 @@
 
 use bytes::{Bytes, BytesMut};
 
+pub mod custom;
+pub mod gob;
 pub mod length;
+pub mod raw;
+
+#[cfg(test)]
+mod fuzz_tests;
 
 /// Why a decoder refused its input. Closes the connection with the matching reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

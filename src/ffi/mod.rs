@@ -63,7 +63,9 @@ pub(crate) fn guard_void(f: impl FnOnce()) {
 
 pub(crate) const OK: Result<i32> = Ok(0);
 
-static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(1);
+/// Ids start high and step by 16, so they look like aligned addresses: runtimes that check
+/// pointers (Go's) accept them even when held in pointer-typed variables.
+static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x10_0000);
 
 /// A table of live handles of one kind. Ids are unique across all kinds.
 pub(crate) struct Table<T> {
@@ -77,7 +79,7 @@ impl<T> Table<T> {
     }
 
     pub(crate) fn insert(&self, v: T) -> usize {
-        let id = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_HANDLE.fetch_add(16, Ordering::Relaxed);
         self.map.write().unwrap_or_else(|e| e.into_inner()).insert(id, Arc::new(v));
         id
     }

@@ -6,7 +6,8 @@
 use super::global::peerwire_drop_cb;
 use super::handshake::{peerwire_handshake_cb, CHandshake};
 use super::{arg_str, finalizer, guard, guard_void, out, Table, UserData, OK};
-use crate::codec::{length::LengthPrefixed, Codec};
+use crate::codec::custom::{Custom, Split, Splitter};
+use crate::codec::{gob::Gob, length::LengthPrefixed, raw::Raw};
 use crate::error::{Error, Result};
 use crate::events::{Event, Finalizer, Handler};
 use crate::handshake::Handshake;
@@ -43,7 +44,9 @@ type Slot<T> = Option<(T, Option<Finalizer>)>;
 
 pub(crate) struct FfiOptions {
     pub(crate) settings: Settings,
-    pub(crate) codec: Arc<dyn Codec>,
+    codec: i32,
+    read_buffer_set: bool,
+    custom: Slot<Arc<dyn Splitter>>,
     handshake: Slot<Arc<dyn Handshake>>,
     on_message: Slot<Handler>,
     on_peer: Slot<Handler>,
@@ -54,7 +57,19 @@ impl FfiOptions {
     pub(crate) fn take_options(&mut self) -> Options {
         let mut o = Options::default();
         o.settings = self.settings.clone();
-        o.codec = self.codec.clone();
+        o.codec = match self.codec {
+            // Raw reads like the Go origin (1028 bytes) unless a read size was set.
+            RAW => Arc::new(Raw::new(if self.read_buffer_set { self.settings.read_buffer } else { 0 })),
+            GOB => Arc::new(Gob::new()),
+            CUSTOM => match self.custom.take() {
+                Some((s, f)) => {
+                    o.finalizers.extend(f);
+                    Arc::new(Custom::new(s))
+                }
+                None => Arc::new(LengthPrefixed),
+            },
+            _ => Arc::new(LengthPrefixed),
+        };
         if let Some((h, f)) = self.handshake.take() {
             o.handshake = Some(h);
             o.finalizers.extend(f);
@@ -82,8 +97,14 @@ impl Drop for FfiOptions {
         release_slot(&mut self.handshake);
         release_slot(&mut self.on_message);
         release_slot(&mut self.on_peer);
+        release_slot(&mut self.custom);
     }
 }
+
+const LENGTH: i32 = peerwire_codec::PEERWIRE_CODEC_LENGTH_PREFIXED as i32;
+const RAW: i32 = peerwire_codec::PEERWIRE_CODEC_RAW as i32;
+const GOB: i32 = peerwire_codec::PEERWIRE_CODEC_GOB as i32;
+const CUSTOM: i32 = peerwire_codec::PEERWIRE_CODEC_CUSTOM as i32;
 
 pub(crate) static OPTIONS: Table<Mutex<FfiOptions>> = Table::new("options");
 
@@ -123,7 +144,9 @@ pub unsafe extern "C" fn peerwire_options_new(out_opts: *mut *mut peerwire_optio
         }
         let id = OPTIONS.insert(Mutex::new(FfiOptions {
             settings: Settings::default(),
-            codec: Arc::new(LengthPrefixed),
+            codec: LENGTH,
+            read_buffer_set: false,
+            custom: None,
             handshake: None,
             on_message: None,
             on_peer: None,
@@ -157,12 +180,18 @@ pub unsafe extern "C" fn peerwire_options_set_listen_addr(opts: *mut peerwire_op
 }
 
 /// The wire format (`peerwire_codec`). Default `PEERWIRE_CODEC_LENGTH_PREFIXED`.
+/// `PEERWIRE_CODEC_RAW`: no framing; each socket read (at most the read size, 1028 bytes
+/// unless `peerwire_options_set_read_buffer` was called) is one message, so message boundaries
+/// are not preserved — only the bytes and their order. `PEERWIRE_CODEC_GOB`: Go
+/// `encoding/gob` values of `RPC{From string; Payload []byte}`. `PEERWIRE_CODEC_CUSTOM` is
+/// selected by `peerwire_options_set_custom_codec`.
 #[no_mangle]
 pub extern "C" fn peerwire_options_set_codec(opts: *mut peerwire_options, codec: i32) -> i32 {
     with(opts, "peerwire_options_set_codec", |o| {
         match codec {
-            c if c == peerwire_codec::PEERWIRE_CODEC_LENGTH_PREFIXED as i32 => o.codec = Arc::new(LengthPrefixed),
-            1..=3 => return Err(Error::Unsupported(format!("codec {codec} is not available in this build"))),
+            LENGTH | RAW | GOB => o.codec = codec,
+            CUSTOM if o.custom.is_some() => o.codec = codec,
+            CUSTOM => return Err(Error::Invalid("use peerwire_options_set_custom_codec to set a custom codec".into())),
             _ => return Err(Error::Invalid(format!("unknown codec {codec}"))),
         }
         Ok(())
@@ -252,6 +281,7 @@ pub extern "C" fn peerwire_options_set_linger_ms(opts: *mut peerwire_options, ms
 pub extern "C" fn peerwire_options_set_read_buffer(opts: *mut peerwire_options, bytes: usize) -> i32 {
     with(opts, "peerwire_options_set_read_buffer", |o| {
         o.settings.read_buffer = bytes;
+        o.read_buffer_set = true;
         Ok(())
     })
 }
@@ -334,6 +364,127 @@ pub extern "C" fn peerwire_options_set_peer_cb(
         if let Some(cb) = cb {
             o.on_peer = Some((event_handler(cb, user), finalizer(drop, user)));
         }
+        Ok(())
+    })
+}
+
+/// What a custom codec's split callback answers.
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum peerwire_split {
+    /// Not enough bytes yet to know the next frame.
+    PEERWIRE_SPLIT_NEED_MORE = 0,
+    /// A frame starts here: `*out_header` bytes to strip, then `*out_len` payload bytes.
+    PEERWIRE_SPLIT_FRAME = 1,
+    /// The bytes are not valid for this framing: the connection closes (`DECODE_ERROR`).
+    PEERWIRE_SPLIT_INVALID = -1,
+}
+
+/// A custom codec's split callback: `buf`/`len` are the buffered bytes not yet consumed (the
+/// next frame starts at `buf[0]`). Returns a `peerwire_split`; for `PEERWIRE_SPLIT_FRAME` it
+/// sets `*out_header` and `*out_len` (which may go past `len`: the library waits for the rest).
+/// Runs on library I/O threads, possibly concurrently for different peers: keep it fast and
+/// non-blocking. A frame over max_frame closes the connection (`FRAME_TOO_LARGE`).
+pub type peerwire_split_cb = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        buf: *const u8,
+        len: usize,
+        out_header: *mut usize,
+        out_len: *mut usize,
+    ) -> i32,
+>;
+
+/// A custom codec's header callback for sending: writes up to `cap` bytes to put before
+/// `payload` into `out`, sets `*out_header_len`, returns 0 (non-zero refuses the send with
+/// `PEERWIRE_ERR_INVALID`). `cap` is at least 64 KiB.
+pub type peerwire_header_cb = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        payload: *const u8,
+        len: usize,
+        out: *mut u8,
+        cap: usize,
+        out_header_len: *mut usize,
+    ) -> i32,
+>;
+
+struct CSplitter {
+    split: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut usize, *mut usize) -> i32,
+    header: Option<unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut u8, usize, *mut usize) -> i32>,
+    user: UserData,
+    /// False once the user data is released: calls after that would touch freed state.
+    alive: std::sync::RwLock<bool>,
+}
+
+impl Splitter for CSplitter {
+    fn split(&self, buf: &[u8]) -> Split {
+        let alive = self.alive.read().unwrap_or_else(|e| e.into_inner());
+        if !*alive {
+            return Split::Invalid("transport closed".into());
+        }
+        let (mut h, mut n) = (0usize, 0usize);
+        let u = self.user;
+        // SAFETY: the registered callback gets its user data (alive: checked under the lock
+        // its destructor takes) and a buffer valid for the call.
+        let rc = unsafe { (self.split)(u.0, buf.as_ptr(), buf.len(), &mut h, &mut n) };
+        match rc {
+            0 => Split::NeedMore,
+            1 => Split::Frame { header: h, len: n },
+            -1 => Split::Invalid("custom split callback reported invalid input".into()),
+            other => Split::Invalid(format!("custom split callback returned {other}")),
+        }
+    }
+
+    fn header(&self, payload: &[u8], out: &mut bytes::BytesMut) -> std::result::Result<(), String> {
+        let Some(f) = self.header else {
+            return Ok(());
+        };
+        let alive = self.alive.read().unwrap_or_else(|e| e.into_inner());
+        if !*alive {
+            return Err("transport closed".into());
+        }
+        let cap = crate::codec::custom::MAX_CUSTOM_HEADER;
+        out.resize(cap, 0);
+        let mut n = 0usize;
+        let u = self.user;
+        // SAFETY: as in split; `out` has `cap` writable bytes.
+        let rc = unsafe { f(u.0, payload.as_ptr(), payload.len(), out.as_mut_ptr(), cap, &mut n) };
+        if rc != 0 || n > cap {
+            out.clear();
+            return Err(format!("custom header callback returned {rc} (header length {n})"));
+        }
+        out.truncate(n);
+        Ok(())
+    }
+}
+
+/// Selects a custom codec: `split` (required) finds frames in received bytes; `header` (may
+/// be NULL: nothing is prepended) frames outgoing messages. `drop` (may be NULL) runs once,
+/// after the last call of either callback. Moved into the transport created from these options.
+#[no_mangle]
+pub extern "C" fn peerwire_options_set_custom_codec(
+    opts: *mut peerwire_options,
+    split: peerwire_split_cb,
+    header: peerwire_header_cb,
+    user: *mut c_void,
+    drop: peerwire_drop_cb,
+) -> i32 {
+    with(opts, "peerwire_options_set_custom_codec", |o| {
+        let split = split.ok_or_else(|| Error::Null("split callback is NULL".into()))?;
+        release_slot(&mut o.custom);
+        let user = UserData(user);
+        let s = Arc::new(CSplitter { split, header, user, alive: std::sync::RwLock::new(true) });
+        let s2 = s.clone();
+        let user_drop = finalizer(drop, user);
+        let fin: Finalizer = Box::new(move || {
+            *s2.alive.write().unwrap_or_else(|e| e.into_inner()) = false;
+            if let Some(f) = user_drop {
+                f();
+            }
+        });
+        o.custom = Some((s, Some(fin)));
+        o.codec = CUSTOM;
         Ok(())
     })
 }

@@ -229,6 +229,59 @@ impl EventQueue {
         }
     }
 
+    /// Queues as many of `batch` (front first) as fit, in one lock. Returns how many.
+    fn try_push_some(&self, batch: &mut std::collections::VecDeque<Event>) -> usize {
+        let mut q = self.lock();
+        if q.closed {
+            let n = batch.len();
+            batch.clear();
+            return n;
+        }
+        let mut n = 0;
+        while let Some(ev) = batch.front() {
+            let len = ev.payload.len();
+            if !q.events.is_empty() && (q.events.len() >= self.max_events || q.bytes + len > self.max_bytes) {
+                self.producers_blocked.store(true, Ordering::Release);
+                break;
+            }
+            q.bytes += len;
+            q.events.push_back(batch.pop_front().expect("front exists"));
+            n += 1;
+        }
+        if n > 0 {
+            if !q.fd_ready {
+                q.fd_ready = true;
+                self.fd.set();
+            }
+            if q.waiting > 0 {
+                self.cond.notify_one();
+            }
+        }
+        n
+    }
+
+    /// Queues every event of `batch`, in order, waiting for room as needed (one lock and at
+    /// most one wake-up per call when there is room). Returns false if `stop` fired first;
+    /// what was not queued then stays in `batch`.
+    pub async fn push_batch(&self, batch: &mut std::collections::VecDeque<Event>, stop: &tokio::sync::Notify) -> bool {
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            self.try_push_some(batch);
+            if batch.is_empty() {
+                return true;
+            }
+            tokio::select! {
+                _ = &mut space => {}
+                _ = stop.notified() => {
+                    stop.notify_one();
+                    return false;
+                }
+            }
+        }
+    }
+
     /// Queues a peer or transport event regardless of the bound.
     pub fn push_control(&self, ev: Event) {
         let mut q = self.lock();

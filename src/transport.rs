@@ -10,7 +10,7 @@ use crate::options::{Options, Settings};
 use crate::peer::{Peer, PeerId, PeerInfo, PeerMeta};
 use crate::runtime::{on_runtime_thread, RuntimeRef};
 use bytes::{Bytes, BytesMut};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -643,6 +643,9 @@ impl Inner {
         let mut decoder = self.codec.decoder();
         let mut buf = BytesMut::new();
         let mut want = 0usize;
+        // Messages of one read go to the pull queue together: one lock, one wake-up.
+        let mut batch: VecDeque<Event> = VecDeque::new();
+        let to_queue = self.on_message.is_none();
         let stopped = || peer.stop_reason().unwrap_or(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);
         loop {
             if buf.is_empty() && buf.capacity() > 0 {
@@ -680,8 +683,9 @@ impl Inner {
                     return Reason::PEERWIRE_REASON_IO_ERROR;
                 }
             }
-            loop {
+            let result = loop {
                 match decoder.decode(&mut buf, max) {
+                    Ok(Decoded::Frame(payload)) if to_queue => batch.push_back(Event::message(&peer.meta, payload)),
                     Ok(Decoded::Frame(payload)) => {
                         if !self.deliver(peer, payload).await {
                             return stopped();
@@ -689,18 +693,28 @@ impl Inner {
                     }
                     Ok(Decoded::NeedMore(hint)) => {
                         want = hint;
-                        break;
+                        break None;
                     }
                     Err(CodecError::FrameTooLarge { size, limit }) => {
                         self.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
                         log!(info, "peer {}: frame of {size} bytes over the limit of {limit}; closing", peer.id());
-                        return Reason::PEERWIRE_REASON_FRAME_TOO_LARGE;
+                        break Some(Reason::PEERWIRE_REASON_FRAME_TOO_LARGE);
                     }
                     Err(e) => {
                         log!(info, "peer {}: {e}; closing", peer.id());
-                        return Reason::PEERWIRE_REASON_DECODE_ERROR;
+                        break Some(Reason::PEERWIRE_REASON_DECODE_ERROR);
                     }
                 }
+            };
+            // What was decoded before an error is still delivered.
+            if !batch.is_empty() {
+                peer.counters.msgs_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                if !self.queue.push_batch(&mut batch, &peer.stop).await {
+                    return stopped();
+                }
+            }
+            if let Some(reason) = result {
+                return reason;
             }
         }
     }

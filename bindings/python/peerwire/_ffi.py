@@ -34,6 +34,8 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
+from itertools import repeat
+from operator import add, sub
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -177,6 +179,8 @@ event_cb = CFUNCTYPE(None, c_void_p, POINTER(peerwire_event))
 handshake_cb = CFUNCTYPE(c_int32, c_void_p, c_void_p)
 drop_cb = CFUNCTYPE(None, c_void_p)
 log_cb = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
+split_cb = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_size_t))
+header_cb = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_size_t))
 
 # ---------------------------------------------------------------------------------------------
 # Declarations: every exported function, in header order
@@ -211,6 +215,12 @@ _DECLS: Dict[str, Tuple[Any, List[Any]]] = {
     "peerwire_options_set_handshake": (_status, [_handle, handshake_cb, c_void_p, drop_cb]),
     "peerwire_options_set_message_cb": (_status, [_handle, event_cb, c_void_p, drop_cb]),
     "peerwire_options_set_peer_cb": (_status, [_handle, event_cb, c_void_p, drop_cb]),
+    # Declared for completeness; not exposed: its callbacks run on I/O threads, where Python
+    # code must never run.
+    "peerwire_options_set_custom_codec": (
+        _status,
+        [_handle, split_cb, header_cb, c_void_p, drop_cb],
+    ),
     # transport
     "peerwire_transport_new": (_status, [_handle, _P(_handle)]),
     "peerwire_transport_listen": (_status, [_handle]),
@@ -529,12 +539,12 @@ def _event_unpacker() -> struct.Struct:
     ptr = "Q" if ctypes.sizeof(c_void_p) == 8 else "I"
     size_t = "Q" if ctypes.sizeof(c_size_t) == 8 else "I"
     wanted = ["kind", "reason", "peer", "data", "len", "addr", "outbound"]
+    types = dict(peerwire_event._fields_)
     fmt = "="
     pos = 0
     for name in wanted:
         field = getattr(peerwire_event, name)
-        ctype = dict(peerwire_event._fields_)[name]
-        code = codes.get(ctype) or (size_t if ctype is c_size_t else ptr)
+        code = codes.get(types[name]) or (size_t if types[name] is c_size_t else ptr)
         fmt += "x" * (field.offset - pos) + code
         pos = field.offset + field.size
     fmt += "x" * (_EVENT_SIZE - pos)
@@ -546,11 +556,59 @@ def _event_unpacker() -> struct.Struct:
 _EVENT_STRUCT = _event_unpacker()
 _string_at = ctypes.string_at
 
+# Strided views over the event array read one field of every event in C speed. They need
+# 8-byte fields at 8-byte offsets, which a 64-bit peerwire_event has.
+_STRIDED = (
+    _EVENT_SIZE % 8 == 0
+    and ctypes.sizeof(c_void_p) == 8
+    and ctypes.sizeof(c_size_t) == 8
+    and all(getattr(peerwire_event, f).offset % 8 == 0 for f in ("peer", "data", "len"))
+)
+
 # Payloads of one batch that lie back to back in memory (frames cut from one read buffer, with
 # at most this many bytes of framing between them) are copied with one string_at and sliced:
-# a ctypes call costs ~0.5 us, a slice ~0.07 us. The gap is far below a page, so the bytes
-# copied between two payloads lie on pages that hold payload bytes and are therefore mapped.
+# a ctypes call costs ~0.5 us, a slice ~0.07 us. The gap is far below a page, so every byte
+# copied between two payloads lies on a page that holds payload bytes: it is mapped.
 _MAX_GAP = 64
+# Above this average size a payload is copied on its own (slicing would copy it twice).
+_COALESCE_MAX_AVG = 4096
+
+
+def _gather(datas: List[int], lens: List[int]) -> List[bytes]:
+    """Copy the payloads (data, len) of one batch into bytes objects."""
+    n = len(datas)
+    if n == 1:
+        return [_string_at(datas[0], lens[0]) if lens[0] else b""]
+    base = datas[0]
+    ends = list(map(add, datas, lens))
+    span = ends[-1] - base
+    if 0 < span <= _COALESCE_MAX_AVG * n and 0 not in lens:
+        gaps = list(map(sub, datas[1:], ends))
+        if min(gaps) >= 0 and max(gaps) <= _MAX_GAP:
+            blob = _string_at(base, span)
+            return [blob[o : o + ln] for o, ln in zip(map(sub, datas, repeat(base)), lens)]
+    # Not one run: copy runs of back-to-back payloads, or single payloads.
+    out: List[bytes] = []
+    i = 0
+    while i < n:
+        ln = lens[i]
+        if ln == 0:
+            out.append(b"")
+            i += 1
+            continue
+        start, end = datas[i], ends[i]
+        j = i + 1
+        if ln < _COALESCE_MAX_AVG:
+            while j < n and lens[j] and end <= datas[j] <= end + _MAX_GAP:
+                end = ends[j]
+                j += 1
+        if j == i + 1:
+            out.append(_string_at(start, ln))
+        else:
+            blob = _string_at(start, end - start)
+            out.extend(blob[datas[k] - start : ends[k] - start] for k in range(i, j))
+        i = j
+    return out
 
 
 class EventReader:
@@ -559,71 +617,80 @@ class EventReader:
     Not thread-safe: the transport serialises pulls with its receive lock.
     """
 
-    __slots__ = ("_arr", "_buf", "_cap", "_count", "_count_ref", "_mv", "_recv_batch", "_release")
+    __slots__ = (
+        "_arr",
+        "_buf",
+        "_cap",
+        "_count",
+        "_count_ref",
+        "_i32",
+        "_mv",
+        "_recv_batch",
+        "_release",
+        "_u64",
+    )
 
     def __init__(self, cap: int = 512) -> None:
         self._cap = cap
         self._buf = bytearray(_EVENT_SIZE * cap)
         self._arr = (c_uint8 * len(self._buf)).from_buffer(self._buf)
         self._mv = memoryview(self._buf)
+        self._u64 = self._mv.cast("Q") if _STRIDED else None
+        self._i32 = self._mv.cast("i") if _STRIDED else None
         self._count = c_size_t()
         self._count_ref = byref(self._count)
         self._recv_batch = lib.peerwire_transport_recv_batch
         self._release = lib.peerwire_events_release
 
-    def pull(self, t: int, timeout_ms: int) -> Tuple[int, List[tuple]]:
-        """One ``recv_batch`` call. Returns (status, events) where each event is
-        ``(kind, reason, peer, payload_or_None, addr_or_None, outbound)``; ``addr`` is only
-        decoded for non-message events (messages take it from the peer)."""
+    def pull(self, t: int, timeout_ms: int) -> Tuple[int, Any, Any]:
+        """One ``recv_batch`` call, decoded. Returns ``(status, peers, payloads)`` when every
+        event is a message (``peers`` the peer ids, ``payloads`` bytes, in order), and
+        ``(status, None, events)`` otherwise, each event being
+        ``(kind, reason, peer, payload_or_None, addr_or_None, outbound)`` with ``addr`` decoded
+        for non-message events only (messages take it from their peer)."""
         st = self._recv_batch(t, self._arr, self._cap, self._count_ref, timeout_ms)
         if st != OK:
-            return st, []
+            return st, None, ()
         n = self._count.value
         if n == 0:
-            return st, []
+            return st, None, ()
         try:
-            return st, self._decode(n)
+            if n == 1:  # the latency case: one message, read without strided views
+                kind, _r, peer, data, ln, _a, _o = _EVENT_STRUCT.unpack_from(self._buf)
+                if kind == EVENT_MESSAGE:
+                    return st, [peer], [_string_at(data, ln) if ln else b""]
+            elif self._u64 is not None:
+                s32 = _EVENT_SIZE // 4
+                kinds = self._i32[_K_KIND : n * s32 : s32]
+                if kinds.tolist().count(EVENT_MESSAGE) == n:
+                    u, s64 = self._u64, _EVENT_SIZE // 8
+                    datas = u[_K_DATA : n * s64 : s64].tolist()
+                    lens = u[_K_LEN : n * s64 : s64].tolist()
+                    return st, u[_K_PEER : n * s64 : s64].tolist(), _gather(datas, lens)
+            return st, None, self._decode(n)
         finally:
             self._release(self._arr, n)
 
     def _decode(self, n: int) -> List[tuple]:
         recs = list(_EVENT_STRUCT.iter_unpack(self._mv[: n * _EVENT_SIZE]))
+        idx = [i for i, r in enumerate(recs) if r[0] == EVENT_MESSAGE]
+        payloads = iter(
+            _gather([recs[i][3] for i in idx], [recs[i][4] for i in idx]) if idx else ()
+        )
         out: List[tuple] = []
-        append = out.append
-        i = 0
-        while i < n:
-            kind, reason, peer, data, ln, addr, outbound = recs[i]
-            if kind != EVENT_MESSAGE:
-                a = _string_at(addr).decode("utf-8", "replace") if addr else ""
-                append((kind, reason, peer, None, a, outbound))
-                i += 1
-                continue
-            if ln == 0 or not data:
-                append((kind, reason, peer, b"", None, outbound))
-                i += 1
-                continue
-            # Extend a run of back-to-back payloads.
-            start = data
-            end = data + ln
-            j = i + 1
-            while j < n:
-                r = recs[j]
-                if r[0] != EVENT_MESSAGE or r[4] == 0 or not r[3]:
-                    break
-                if not (end <= r[3] <= end + _MAX_GAP):
-                    break
-                end = r[3] + r[4]
-                j += 1
-            if j == i + 1:
-                append((kind, reason, peer, _string_at(data, ln), None, outbound))
+        for kind, reason, peer, _data, _ln, addr, outbound in recs:
+            if kind == EVENT_MESSAGE:
+                out.append((kind, reason, peer, next(payloads), None, outbound))
             else:
-                blob = _string_at(start, end - start)
-                for k in range(i, j):
-                    r = recs[k]
-                    off = r[3] - start
-                    append((r[0], r[1], r[2], blob[off : off + r[4]], None, r[6]))
-            i = j
+                a = _string_at(addr).decode("utf-8", "replace") if addr else ""
+                out.append((kind, reason, peer, None, a, outbound))
         return out
+
+
+_K_KIND = peerwire_event.kind.offset // 4
+_K_PEER = peerwire_event.peer.offset // 8
+_K_DATA = peerwire_event.data.offset // 8
+_K_LEN = peerwire_event.len.offset // 8
 
 
 # ---------------------------------------------------------------------------------------------

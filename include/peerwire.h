@@ -74,6 +74,14 @@
 // Largest number of runtime worker threads accepted.
 #define PEERWIRE_MAX_WORKERS 64
 
+// Messages at least this large are written straight from the caller when the queue is
+// empty, never held back for coalescing.
+#define LARGE_MESSAGE (8 * 1024)
+
+// Bytes a transport may reserve ahead for frames announced but not yet received; beyond it,
+// buffers grow only as bytes arrive. Bounds what slow senders of big claims can pin.
+#define FRAME_RESERVE_BUDGET ((64 * 1024) * 1024)
+
 // Outcome of a call across the C boundary. `0` ok, positive = a non-error outcome of a polling
 // call, negative = an error. Numbers are never reused once released.
 enum peerwire_status

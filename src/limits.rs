@@ -37,6 +37,12 @@ pub const MAX_BLOCKING_THREADS: usize = 64;
 /// A send arriving sooner than this after the previous direct write goes through the
 /// writer task, so that bursts are coalesced into few syscalls.
 pub const DIRECT_WRITE_GAP: Duration = Duration::from_micros(20);
+/// Messages at least this large are written straight from the caller when the queue is
+/// empty, never held back for coalescing.
+pub const LARGE_MESSAGE: usize = 8 * 1024;
+/// Bytes a transport may reserve ahead for frames announced but not yet received; beyond it,
+/// buffers grow only as bytes arrive. Bounds what slow senders of big claims can pin.
+pub const FRAME_RESERVE_BUDGET: usize = 64 * 1024 * 1024;
 /// Writer buffers above this capacity are not kept for reuse once drained.
 pub const KEEP_BUFFER_CAPACITY: usize = 256 * 1024;
 

@@ -8,7 +8,7 @@
 use crate::codec::Encoder;
 use crate::error::{Error, Result};
 use crate::events::Reason;
-use crate::limits::{DIRECT_WRITE_GAP, KEEP_BUFFER_CAPACITY};
+use crate::limits::{DIRECT_WRITE_GAP, KEEP_BUFFER_CAPACITY, LARGE_MESSAGE};
 use bytes::BytesMut;
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -179,7 +179,9 @@ impl Peer {
         let mut skip = 0;
         if o.buf.is_empty() && !o.writer_busy {
             let now = Instant::now();
-            let burst = o.last_direct.is_some_and(|t| now.duration_since(t) < DIRECT_WRITE_GAP);
+            // Coalescing only pays for small messages; large ones go straight out.
+            let burst =
+                total < LARGE_MESSAGE && o.last_direct.is_some_and(|t| now.duration_since(t) < DIRECT_WRITE_GAP);
             o.last_direct = Some(now);
             if !burst {
                 let parts = [IoSlice::new(&o.head), IoSlice::new(data), IoSlice::new(&o.tail)];
@@ -314,11 +316,12 @@ impl Peer {
                 }
             }
             chunk.clear();
-            if chunk.capacity() <= KEEP_BUFFER_CAPACITY {
-                let mut o = self.lock();
-                if o.spare.capacity() == 0 {
-                    o.spare = chunk;
-                }
+            let mut o = self.lock();
+            // Keep the buffer while busy (no reallocation per chunk); shrink when going idle.
+            if o.spare.capacity() == 0 && (!o.buf.is_empty() || chunk.capacity() <= KEEP_BUFFER_CAPACITY) {
+                o.spare = chunk;
+            } else if o.buf.is_empty() && o.spare.capacity() > KEEP_BUFFER_CAPACITY {
+                o.spare = BytesMut::new();
             }
         }
     }

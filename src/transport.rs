@@ -105,6 +105,8 @@ struct Inner {
     report_cv: Condvar,
     /// Linger of the close in progress, in ms (connections flush that long).
     close_linger_ms: AtomicU64,
+    /// What is left of FRAME_RESERVE_BUDGET (see read_loop).
+    reserve_budget: AtomicUsize,
 }
 
 /// A peer-to-peer TCP transport. Cheap to share across threads (`&Transport` is enough for
@@ -143,6 +145,7 @@ impl Transport {
             report: Mutex::new(None),
             report_cv: Condvar::new(),
             close_linger_ms: AtomicU64::new(opts.settings.linger.as_millis() as u64),
+            reserve_budget: AtomicUsize::new(crate::limits::FRAME_RESERVE_BUDGET),
         });
         Ok(Transport { inner, _rt: rt })
     }
@@ -638,6 +641,24 @@ impl Inner {
     }
 
     async fn read_loop(&self, peer: &Arc<Peer>) -> Reason {
+        let mut reserved = 0usize;
+        let reason = self.read_frames(peer, &mut reserved).await;
+        self.give_reserve(reserved);
+        reason
+    }
+
+    /// Takes `n` bytes of the frame reserve budget if that much is left.
+    fn take_reserve(&self, n: usize) -> bool {
+        self.reserve_budget.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(n)).is_ok()
+    }
+
+    fn give_reserve(&self, n: usize) {
+        if n > 0 {
+            self.reserve_budget.fetch_add(n, Ordering::AcqRel);
+        }
+    }
+
+    async fn read_frames(&self, peer: &Arc<Peer>, reserved: &mut usize) -> Reason {
         let max = self.s.max_frame;
         let read_size = self.codec.read_size().unwrap_or(self.s.read_buffer).max(1);
         let mut decoder = self.codec.decoder();
@@ -660,8 +681,18 @@ impl Inner {
                     return Reason::PEERWIRE_REASON_IO_ERROR;
                 }
             }
-            // Grow toward a large frame only as its bytes arrive (never by its claim alone).
-            let reserve = if want > read_size { want.min(read_size.max(buf.len())) } else { read_size };
+            // A large frame's claimed size is reserved at once only within the transport's
+            // reserve budget; otherwise the buffer grows only as its bytes arrive.
+            let reserve = if want > read_size {
+                if *reserved == 0 && self.take_reserve(want) {
+                    *reserved = want;
+                    want
+                } else {
+                    want.min(read_size.max(buf.len()))
+                }
+            } else {
+                read_size
+            };
             buf.reserve(reserve);
             match peer.stream.try_read_buf(&mut buf) {
                 Ok(0) => {
@@ -685,8 +716,12 @@ impl Inner {
             }
             let result = loop {
                 match decoder.decode(&mut buf, max) {
-                    Ok(Decoded::Frame(payload)) if to_queue => batch.push_back(Event::message(&peer.meta, payload)),
+                    Ok(Decoded::Frame(payload)) if to_queue => {
+                        self.give_reserve(std::mem::take(reserved));
+                        batch.push_back(Event::message(&peer.meta, payload));
+                    }
                     Ok(Decoded::Frame(payload)) => {
+                        self.give_reserve(std::mem::take(reserved));
                         if !self.deliver(peer, payload).await {
                             return stopped();
                         }

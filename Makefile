@@ -59,9 +59,17 @@ $(BUILD)/c/header_cpp: tests/c/header_cpp.cpp $(INCDIR)/peerwire.h
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(CWARN) -I$(INCDIR) -o $@ $< $(LDFLAGS_T)
 
-test-c: lib $(C_BINS) $(BUILD)/c/header_cpp
-	@set -e; for t in $(C_BINS) $(BUILD)/c/header_cpp; do echo "== $$t"; timeout 300 $$t; done
-	@echo "C tests: $(words $(C_BINS)) programs + C++ header check passed"
+# The README's C quick start is compiled and run too, so it cannot rot.
+$(BUILD)/c/readme_quickstart.c: README.md
+	@mkdir -p $(dir $@)
+	awk '/^```c$$/{f=1;next} /^```$$/{if(f)exit} f' README.md > $@
+
+$(BUILD)/c/readme_quickstart: $(BUILD)/c/readme_quickstart.c $(INCDIR)/peerwire.h $(LIBDIR)/libpeerwire.so
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+test-c: lib $(C_BINS) $(BUILD)/c/header_cpp $(BUILD)/c/readme_quickstart
+	@set -e; for t in $(C_BINS) $(BUILD)/c/header_cpp $(BUILD)/c/readme_quickstart; do echo "== $$t"; timeout 300 $$t; done
+	@echo "C tests: $(words $(C_BINS)) programs + C++ header check + README quick start passed"
 
 # detect_leaks: the library's threads are joined at the last free, so nothing may leak.
 test-c-asan: lib $(C_ASAN)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod ffi;
 pub mod handshake;
+mod idmap;
 pub mod limits;
 pub mod log;
 pub mod options;

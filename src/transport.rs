@@ -5,12 +5,13 @@ use crate::codec::{Codec, CodecError, Decoded};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind, EventQueue, Gate, Handler, Pull, Reason};
 use crate::handshake::{HandshakeFailure, HandshakeIo};
+use crate::idmap::IdMap;
 use crate::log::log;
 use crate::options::{Options, Settings};
 use crate::peer::{Peer, PeerId, PeerInfo, PeerMeta};
 use crate::runtime::{on_runtime_thread, RuntimeRef};
 use bytes::{Bytes, BytesMut};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -94,7 +95,7 @@ struct Inner {
     closing: watch::Sender<bool>,
     listening: AtomicBool,
     local: Mutex<Option<SocketAddr>>,
-    peers: RwLock<HashMap<PeerId, Arc<Peer>>>,
+    peers: RwLock<IdMap<PeerId, Arc<Peer>>>,
     next_id: AtomicU64,
     connections: AtomicUsize,
     queue: EventQueue,
@@ -135,7 +136,7 @@ impl Transport {
             closing,
             listening: AtomicBool::new(false),
             local: Mutex::new(None),
-            peers: RwLock::new(HashMap::new()),
+            peers: RwLock::new(IdMap::default()),
             next_id: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             queue,

@@ -15,8 +15,8 @@ pub mod options;
 pub mod transport;
 
 use crate::error::{Error, Result};
+use crate::idmap::IdMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,13 +69,13 @@ static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(0x10_0000);
 
 /// A table of live handles of one kind. Ids are unique across all kinds.
 pub(crate) struct Table<T> {
-    map: once_cell::sync::Lazy<RwLock<HashMap<usize, Arc<T>>>>,
+    map: once_cell::sync::Lazy<RwLock<IdMap<usize, Arc<T>>>>,
     kind: &'static str,
 }
 
 impl<T> Table<T> {
     pub(crate) const fn new(kind: &'static str) -> Table<T> {
-        Table { map: once_cell::sync::Lazy::new(|| RwLock::new(HashMap::new())), kind }
+        Table { map: once_cell::sync::Lazy::new(|| RwLock::new(IdMap::default())), kind }
     }
 
     pub(crate) fn insert(&self, v: T) -> usize {

@@ -8,7 +8,8 @@
 PYTHON ?= python3
 PY_DIR := $(CURDIR)/bindings/python
 PY_EXAMPLES := $(CURDIR)/examples/python
-PY_ENV := PEERWIRE_LIBRARY=$(LIBDIR)/libpeerwire.so PYTHONPATH=$(PY_DIR)
+PY_ENV := PEERWIRE_LIBRARY=$(LIBDIR)/libpeerwire.so PYTHONPATH=$(PY_DIR) \
+	PEERWIRE_C_PEER=$(or $(BUILD),$(CURDIR)/build)/demo/peer
 PEER_ADDRS ?=
 PY_DEMO_SECONDS ?= 3
 PY_VENV ?= $(CURDIR)/target/python-install-venv
@@ -22,8 +23,10 @@ endif
 
 EXTRA_TESTS += test-python
 EXTRA_LINT += lint-python
+DEMO_PEERS += demo-python-peer
 
-test-python: lib
+# demo-c-bin: the C demo peer, the foreign peer of tests/test_foreign.py.
+test-python: lib demo-c-bin
 	@$(PYTHON) -c 'import pytest' 2>/dev/null || $(PYTHON) -m pip install -q 'pytest>=7'
 	cd $(PY_DIR) && $(PY_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider tests
 

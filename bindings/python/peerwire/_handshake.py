@@ -74,8 +74,9 @@ class Handshake:
             raise error_for(st)
 
     def recv(self, n: int = 65536, timeout: Optional[float] = None) -> bytes:
-        """Read between 1 and ``n`` raw bytes; ``timeout`` in seconds (None: up to the
-        handshake deadline). Raises :class:`peerwire.TimeoutError` when nothing came."""
+        """Read between 1 and ``n`` raw bytes, or ``b""`` once the remote closed (as
+        ``socket.recv``); ``timeout`` in seconds (None: up to the handshake deadline).
+        Raises :class:`peerwire.TimeoutError` when nothing came in time."""
         cap = _check_size(n)
         st, data = _ffi.handshake_recv(self._handle(), cap, timeout_ms(timeout))
         if st != 0:
@@ -83,7 +84,8 @@ class Handshake:
         return data
 
     def recv_exact(self, n: int, timeout: Optional[float] = None) -> bytes:
-        """Read exactly ``n`` raw bytes (see :meth:`recv`)."""
+        """Read exactly ``n`` raw bytes (see :meth:`recv`); raises :class:`HandshakeError`
+        when the remote closes first."""
         cap = _check_size(n)
         st, data = _ffi.handshake_recv_exact(self._handle(), cap, timeout_ms(timeout))
         if st != 0:

@@ -174,3 +174,27 @@ def test_callback_table_is_released(transports):
     t.close()
     t._finalize()
     assert peerwire._ffi.registry_size() == before
+
+
+def test_recv_sees_the_remote_close(transports):
+    seen = []
+
+    def server_hs(h):
+        seen.append(h.recv(16, timeout=5))  # b"" once the client hung up
+        try:
+            h.recv_exact(4, timeout=5)
+        except peerwire.Error as e:
+            seen.append(e)
+            raise
+
+    def client_hs(h):
+        raise RuntimeError("client gives up at once")
+
+    a = transports(handshake=server_hs)
+    a.listen()
+    b = transports(handshake=client_hs)
+    with pytest.raises(peerwire.HandshakeError):
+        b.dial(a.addr, timeout=5)
+    next_event(a, EventKind.HANDSHAKE_FAILED)
+    assert seen[0] == b""
+    assert isinstance(seen[1], peerwire.HandshakeError)

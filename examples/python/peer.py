@@ -35,8 +35,10 @@ def main() -> int:
     me = f"{args.name} (Python)"
 
     with peerwire.Transport(args.listen, handshake=demo_handshake, handshake_timeout=3) as t:
-        print(f"[{args.name}] listening on {t.listen()} (peerwire {peerwire.library_version()})",
-              flush=True)
+        print(
+            f"[{args.name}] listening on {t.listen()} (peerwire {peerwire.library_version()})",
+            flush=True,
+        )
         dialled = 0
         for addr in addrs:
             try:
@@ -69,8 +71,11 @@ def main() -> int:
             elif ev.peer is not None:
                 print(f"[{args.name}] peer {ev.peer.id} gone: {ev.reason.description}", flush=True)
         report = t.close(linger=0.5)
-        print(f"[{args.name}] closed: {report.peers_closed} peers, "
-              f"{report.msgs_dropped} messages dropped", flush=True)
+        print(
+            f"[{args.name}] closed: {report.peers_closed} peers, "
+            f"{report.msgs_dropped} messages dropped",
+            flush=True,
+        )
     if addrs and dialled == 0:
         return 1
     return 0

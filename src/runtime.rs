@@ -36,7 +36,13 @@ impl RuntimeRef {
     /// The first creation decides the thread count; a later different request is logged.
     pub fn acquire(workers: usize) -> Result<RuntimeRef> {
         let mut st = STATE.lock().unwrap_or_else(|e| e.into_inner());
-        let want = if workers == 0 { crate::limits::default_workers() } else { workers };
+        // An explicit option wins; then PEERWIRE_WORKERS; then the default.
+        let env = std::env::var("PEERWIRE_WORKERS").ok().and_then(|v| v.trim().parse::<usize>().ok());
+        let want = match (workers, env) {
+            (0, Some(n)) if (1..=crate::limits::MAX_WORKERS).contains(&n) => n,
+            (0, _) => crate::limits::default_workers(),
+            (n, _) => n,
+        };
         if st.rt.is_none() {
             if on_runtime_thread() {
                 return Err(Error::in_callback("creating the runtime"));

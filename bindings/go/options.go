@@ -1,8 +1,5 @@
 package peerwire
 
-// #include <peerwire.h>
-import "C"
-
 import (
 	"net"
 	"time"
@@ -45,30 +42,6 @@ type HandshakeFunc func(Peer) error
 // the binding installs no callback for it.
 func NOPHandshakeFunc(Peer) error { return nil }
 
-// Decoder selects the wire format (peerwire codec). Only the types in this package
-// implement it; the framing itself is done by the library.
-type Decoder interface {
-	codec() int32
-}
-
-// LengthPrefixedDecoder: every message is a 4-byte big-endian length and the payload
-// (PEERWIRE_CODEC_LENGTH_PREFIXED). The default, and what a nil Decoder means.
-type LengthPrefixedDecoder struct{}
-
-// DefaultDecoder is the origin's DefaultDecoder: raw bytes, each socket read becomes one
-// message (PEERWIRE_CODEC_RAW). NewTCPTransport fails with ErrUnsupported while the linked
-// library lacks the raw codec.
-type DefaultDecoder struct{}
-
-// GOBDecoder is the origin's GOBDecoder: an encoding/gob stream of RPC{From, Payload}
-// values (PEERWIRE_CODEC_GOB). NewTCPTransport fails with ErrUnsupported while the linked
-// library lacks the gob codec.
-type GOBDecoder struct{}
-
-func (LengthPrefixedDecoder) codec() int32 { return C.PEERWIRE_CODEC_LENGTH_PREFIXED }
-func (DefaultDecoder) codec() int32        { return C.PEERWIRE_CODEC_RAW }
-func (GOBDecoder) codec() int32            { return C.PEERWIRE_CODEC_GOB }
-
 // TCPTransportOpts configures a transport. The first four fields are the origin's; zero
 // values of the others mean the library's defaults.
 //
@@ -79,7 +52,7 @@ type TCPTransportOpts struct {
 	// means "127.0.0.1:0". Port 0 picks a free port; Addr() reports it after listening.
 	ListenAddr    string
 	HandshakeFunc HandshakeFunc // nil or NOPHandshakeFunc: no handshake
-	Decoder       Decoder       // nil: LengthPrefixedDecoder
+	Decoder       Decoder       // nil: LengthPrefixedDecoder; see Decoder
 	// OnPeer is called once per connected peer (inbound and outbound), after its handshake
 	// and before any of its messages reaches Consume(). Events wait for it, so it should
 	// return quickly. An error (or a panic) disconnects the peer.
@@ -100,8 +73,11 @@ type TCPTransportOpts struct {
 	RecvQueueBytes  int // library receive queue, in bytes; default 64 MiB
 	// Linger bounds how long Close flushes queued sends: 0 means the default (1 s),
 	// < 0 means do not wait.
-	Linger         time.Duration
-	ReadBuffer     int // per-connection read buffer; default 64 KiB
+	Linger time.Duration
+	// ReadBuffer is the size of one socket read: default 64 KiB, and 1028 bytes (the origin's
+	// buffer) with DefaultDecoder, which is also each raw message's largest size.
+	// DefaultDecoder.BufferSize, when set, takes precedence.
+	ReadBuffer     int
 	MaxConnections int // 0: unlimited
 	Workers        int // library runtime threads; the first transport of the process decides
 

@@ -107,6 +107,33 @@ static pw_ret pw_options_set_handshake(pw_opts_h o, uintptr_t handle) {
 	                                              pw_release_trampoline));
 }
 
+// Implemented in Go (codec_export.go): the custom codec's callbacks.
+extern int32_t peerwireGoSplit(uintptr_t user, uint8_t *buf, size_t len, size_t *out_header, size_t *out_len);
+extern int32_t peerwireGoHeader(uintptr_t user, uint8_t *payload, size_t len, uint8_t *out, size_t cap,
+                                size_t *out_header_len);
+extern void peerwireGoCodecRelease(uintptr_t user);
+
+static int32_t pw_split_trampoline(void *user, const uint8_t *buf, size_t len, size_t *out_header, size_t *out_len) {
+	return peerwireGoSplit((uintptr_t)user, (uint8_t *)buf, len, out_header, out_len);
+}
+
+static int32_t pw_header_trampoline(void *user, const uint8_t *payload, size_t len, uint8_t *out, size_t cap,
+                                    size_t *out_header_len) {
+	return peerwireGoHeader((uintptr_t)user, (uint8_t *)payload, len, out, cap, out_header_len);
+}
+
+static void pw_codec_release_trampoline(void *user) {
+	peerwireGoCodecRelease((uintptr_t)user);
+}
+
+// The custom codec; handle is a runtime/cgo.Handle of the Go splitter. Without a header
+// function nothing is prepended on send.
+static pw_ret pw_options_set_custom_codec(pw_opts_h o, uintptr_t handle, int with_header) {
+	return pw_wrap(peerwire_options_set_custom_codec(PW_OPTS(o), pw_split_trampoline,
+	                                                 with_header ? pw_header_trampoline : NULL, (void *)handle,
+	                                                 pw_codec_release_trampoline));
+}
+
 static pw_ret pw_transport_new(pw_opts_h o) {
 	peerwire_transport *t = NULL;
 	pw_ret r = pw_wrap(peerwire_transport_new(PW_OPTS(o), &t));

@@ -70,9 +70,8 @@ type transport struct {
 }
 
 // NewTCPTransport creates a transport from opts. Nothing is bound and no goroutine runs until
-// ListenAndAccept, Dial or DialPeer. It fails when an option is invalid or unsupported by the
-// linked library (for example DefaultDecoder or GOBDecoder before the raw and gob codecs
-// exist): errors.Is(err, ErrUnsupported).
+// ListenAndAccept, Dial or DialPeer. It fails when an option is invalid (errors.Is(err,
+// ErrInvalid)) or unsupported by the linked library (errors.Is(err, ErrUnsupported)).
 //
 // The origin's NewTCPTransport returned only the transport; peerwire's can fail, so it also
 // returns an error.
@@ -128,13 +127,6 @@ func buildOptions(o *TCPTransportOpts) (C.pw_opts_h, error) {
 	}
 	set := func(key C.int, v int64) error {
 		return ret(op, C.pw_options_set(copts, key, C.int64_t(v)))
-	}
-	codec := LengthPrefixedDecoder{}.codec()
-	if o.Decoder != nil {
-		codec = o.Decoder.codec()
-	}
-	if err := set(C.PW_OPT_CODEC, int64(codec)); err != nil {
-		return fail(err)
 	}
 	sizes := []struct {
 		key  C.int
@@ -194,6 +186,15 @@ func buildOptions(o *TCPTransportOpts) (C.pw_opts_h, error) {
 		if err := set(s.key, ms); err != nil {
 			return fail(err)
 		}
+	}
+	// Last, so that a codec's own settings (DefaultDecoder.BufferSize) win. A custom codec's
+	// handle belongs to the options from here on: freeing them releases it.
+	var dec Decoder = LengthPrefixedDecoder{}
+	if o.Decoder != nil {
+		dec = o.Decoder
+	}
+	if err := dec.apply(op, copts); err != nil {
+		return fail(err)
 	}
 	return copts, nil
 }

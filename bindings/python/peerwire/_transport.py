@@ -162,6 +162,7 @@ class Transport:
     ) -> None:
         # Everything __del__ and close() look at exists before anything can fail.
         self._h: Optional[int] = None
+        self._harg: Any = None  # the handle prepared for the hot C calls
         self._closed = False
         self._close_report: Optional[CloseReport] = None
         self._state_lock = threading.Lock()
@@ -230,6 +231,7 @@ class Transport:
         finally:
             _ffi.options_free(opts)
         self._h = h
+        self._harg = _ffi.arg_handle(h)
         _live.add(self)
         if on_message is not None:
             self.on_message(on_message)
@@ -296,6 +298,7 @@ class Transport:
             _ffi.transport_close(h, 0)
             self._join_dispatcher()
         self._h = None
+        self._harg = None
         self._fd = None
         _ffi.transport_free(h)
 
@@ -390,9 +393,9 @@ class Transport:
                 _st, info = _ffi.transport_peer_info(h, pid)
             if info is None:
                 # Gone already: describe it without remembering it.
-                return Peer(pid, "", outbound)
+                return _new_peer(pid, "", outbound)
             addr, outbound = info["addr"], info["outbound"]
-        return self._peers.setdefault(pid, Peer(pid, addr, outbound))
+        return self._peers.setdefault(pid, _new_peer(pid, addr, outbound))
 
     def peers(self) -> List[Peer]:
         """The peers connected now."""
@@ -433,12 +436,17 @@ class Transport:
         :class:`WouldBlockError`. Raises :class:`MessageTooLargeError` above ``max_frame``
         and :class:`UnknownPeerError` for a peer that is gone.
         """
-        h = self._h
+        h = self._harg
         if h is None:
             raise ClosedError("the transport is closed")
         if type(data) is not bytes:
             data = _util.as_bytes(data)
-        pid = peer.id if type(peer) is Peer else _util.peer_id(peer)
+        if type(peer) is Peer:
+            pid = peer._arg
+            if pid is None:
+                pid = peer.id
+        else:
+            pid = _util.peer_id(peer)
         if timeout is None:
             st = self._send(h, pid, data, len(data))
         else:
@@ -451,10 +459,15 @@ class Transport:
 
         On failure the exception carries ``sent``, the number queued before it.
         """
-        h = self._h
+        h = self._harg
         if h is None:
             raise ClosedError("the transport is closed")
-        pid = peer.id if type(peer) is Peer else _util.peer_id(peer)
+        if type(peer) is Peer:
+            pid = peer._arg
+            if pid is None:
+                pid = peer.id
+        else:
+            pid = _util.peer_id(peer)
         if isinstance(messages, (bytes, bytearray, memoryview, str)):
             raise TypeError("send_many takes an iterable of messages, not a single message")
         send = self._send
@@ -523,7 +536,7 @@ class Transport:
                 continue
             p = peers.get(pid)
             if p is None:
-                p = Peer(pid, addr or "", bool(outbound))
+                p = _new_peer(pid, addr or "", bool(outbound))
                 if k is EventKind.PEER_CONNECTED:
                     p = peers.setdefault(pid, p)
             elif not p.addr and addr:
@@ -874,6 +887,14 @@ class Transport:
 
 
 _monotonic = time.monotonic
+
+
+def _new_peer(pid: int, addr: str, outbound: bool) -> Peer:
+    p = Peer(pid, addr, outbound)
+    p._arg = _ffi.arg_u64(pid)
+    return p
+
+
 _ceil = math.ceil
 
 

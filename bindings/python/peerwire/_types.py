@@ -80,7 +80,7 @@ class Peer:
     wherever a peer is expected.
     """
 
-    __slots__ = ("addr", "id", "outbound")
+    __slots__ = ("_arg", "addr", "id", "outbound")
 
     id: int
     addr: str
@@ -90,6 +90,7 @@ class Peer:
         self.id = id
         self.addr = addr
         self.outbound = outbound
+        self._arg: object = None  # the id prepared for C calls, set by the transport
 
     def __index__(self) -> int:
         return self.id

@@ -3,7 +3,9 @@
 #   test-go        lint-go, then `go test -race` and `go test` with GODEBUG=cgocheck=1 (the
 #                  binding), and the examples built and the origin-style example run
 #   lint-go        gofmt -l (must print nothing) and go vet, binding and examples
-#   demo-go-peer   the demo peer: dials $(PEER_ADDRS), greets, broadcasts, prints, exits
+#   demo-go-peer   the demo peer (added to DEMO_PEERS for `make demo`): speaks the demo
+#                  handshake, dials $(PEER_ADDRS), greets, broadcasts, prints for
+#                  $(GO_DEMO_SECONDS) s, exits
 # The binding links against $(LIBDIR) through ${SRCDIR}-relative cgo flags; no environment
 # variables are needed.
 
@@ -12,7 +14,7 @@ GO_DIR := $(CURDIR)/bindings/go
 GO_EXAMPLES := $(CURDIR)/examples/go
 GO_BIN := $(CURDIR)/build/go
 GO_TEST_TIMEOUT ?= 600s
-GO_DEMO_SECONDS ?= 3
+GO_DEMO_SECONDS ?= 5
 PEER_ADDRS ?=
 
 .PHONY: test-go lint-go demo-go-peer go-toolcheck
@@ -24,6 +26,7 @@ endif
 
 EXTRA_TESTS += test-go
 EXTRA_LINT += lint-go
+DEMO_PEERS += demo-go-peer
 
 go-toolcheck:
 	@command -v $(GO) >/dev/null 2>&1 || { \

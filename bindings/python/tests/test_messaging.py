@@ -197,3 +197,21 @@ def test_dial_with_tuple_address(transports):
     peer = client.dial((host, int(port)), timeout=5)
     client.send(peer.id, b"by id")
     assert server.recv(timeout=5).payload == b"by id"
+
+
+def test_many_peers_listed(transports):
+    import socket
+
+    t = transports()
+    host, port = t.listen().rsplit(":", 1)
+    socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(70)]
+    try:
+        wait_until(lambda: len(t.peers()) == 70, what="70 peers")
+        ids = [p.id for p in t.peers()]
+        assert len(set(ids)) == 70
+        local = {"{}:{}".format(*s.getsockname()) for s in socks}
+        assert {p.addr for p in t.peers()} == local
+    finally:
+        for s in socks:
+            s.close()
+    wait_until(lambda: t.peers() == [], what="peers gone")

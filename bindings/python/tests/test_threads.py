@@ -309,3 +309,75 @@ def test_event_objects_repr(pair):
     assert "hello" in repr(msg) and bytes(msg) == b"hello" and len(msg) == 5
     assert "Peer" in repr(peer) and int(peer) == peer.id
     assert "Transport" in repr(server)
+
+
+def test_close_and_send_from_inside_a_callback(transports):
+    done = threading.Event()
+    client = transports()
+
+    def handle(msg):
+        server.send(msg.peer, b"reply from the handler")  # API calls are fine here
+        server.close()  # even close: the dispatcher does not wait for itself
+        done.set()
+
+    server = transports(on_message=handle)
+    server.listen()
+    peer = client.dial(server.addr, timeout=5)
+    client.send(peer, b"go")
+    assert done.wait(5)
+    assert client.recv(timeout=5).payload == b"reply from the handler"
+    wait_until(lambda: not server._dispatcher.is_alive(), what="dispatcher exit")
+    assert server.closed
+
+
+def test_library_calls_inside_the_handshake_are_refused_not_deadlocked(transports):
+    seen = []
+    a = transports()
+    a.listen()
+
+    def hs(h):
+        try:
+            b.dial(a.addr, timeout=1)  # would block a library thread
+        except peerwire.Error as e:
+            seen.append(e)
+
+    b = transports(handshake=hs)
+    b.dial(a.addr, timeout=5)
+    assert len(seen) == 1 and isinstance(seen[0], peerwire.StateError)
+
+
+def test_exit_without_close_is_clean():
+    code = textwrap.dedent("""
+        import peerwire
+        a = peerwire.Transport(handshake=lambda h: None, on_message=lambda m: None)
+        a.listen()
+        b = peerwire.Transport(handshake=lambda h: None)
+        p = b.dial(a.addr, timeout=5)
+        for _ in range(1000):
+            b.send(p, b"in flight at exit")
+        print("bye", flush=True)
+        # no close: the atexit hook closes both before the interpreter goes away
+    """)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "bye"
+    assert "Traceback" not in r.stderr and "Exception ignored" not in r.stderr
+
+
+def test_library_log_forwarding(transports):
+    records = []
+    peerwire.set_library_log(peerwire.LogLevel.DEBUG, lambda lv, m: records.append((lv, m)))
+    try:
+        t = transports()
+        t.listen()
+    finally:
+        peerwire.set_library_log(None)
+    assert any("listening" in m for _lv, m in records)
+    assert all(isinstance(lv, peerwire.LogLevel) for lv, _m in records)
+    n = len(records)
+    transports().listen()
+    assert len(records) == n  # off again

@@ -112,8 +112,8 @@ const _ = uint(MaxCustomHeader-C.MAX_CUSTOM_HEADER) + uint(C.MAX_CUSTOM_HEADER-M
 // A panic in either function is recovered: in Split it counts as invalid input (the
 // connection closes with ReasonDecodeError), in AppendHeader it refuses the send (ErrInvalid).
 type SplitDecoder struct {
-	// Split is shown the received bytes not yet consumed; buf[0] is the first byte of the
-	// next frame. It returns
+	// Split is shown the received bytes not yet consumed, never none; buf[0] is the first
+	// byte of the next frame. It returns
 	//
 	//	header, n, nil     a frame: strip header bytes, then deliver the next n bytes as
 	//	                   one message; header+n may exceed len(buf): the library reads

@@ -20,12 +20,12 @@ import (
 //
 //export peerwireGoSplit
 func peerwireGoSplit(user C.uintptr_t, buf *C.uint8_t, n C.size_t, outHeader, outLen *C.size_t) C.int32_t {
-	s := cgo.Handle(user).Value().(*splitter)
-	var b []byte
-	if n > 0 {
-		b = unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+	if n == 0 || buf == nil { // Split is promised a non-empty buffer
+		*outHeader, *outLen = 0, 0
+		return C.int32_t(splitNeedMore)
 	}
-	rc, h, size := s.splitOnce(b)
+	s := cgo.Handle(user).Value().(*splitter)
+	rc, h, size := s.splitOnce(unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n)))
 	*outHeader = C.size_t(h)
 	*outLen = C.size_t(size)
 	return C.int32_t(rc)

@@ -17,13 +17,23 @@ import (
 //
 //	go test -run '^$' -bench OneWay64 -benchtime 200000x
 func BenchmarkOneWay64(b *testing.B) {
-	b.Run("peerwire-Send", func(b *testing.B) { benchPeerwire(b, false) })
-	b.Run("peerwire-SendMany", func(b *testing.B) { benchPeerwire(b, true) })
+	b.Run("peerwire-Send", func(b *testing.B) { benchPeerwire(b, nil, false) })
+	b.Run("peerwire-SendMany", func(b *testing.B) { benchPeerwire(b, nil, true) })
 	b.Run("origin-style", benchOriginStyle)
 }
 
-func benchPeerwire(b *testing.B, many bool) {
-	srv, err := NewTCPTransport(TCPTransportOpts{ListenAddr: "127.0.0.1:0"})
+// BenchmarkCodecs64 is the SendMany row with each framed codec: the length prefix, gob, and a
+// Go SplitDecoder (two cgo callbacks per message: AppendHeader on send, Split on receive).
+//
+//	go test -run '^$' -bench Codecs64 -benchtime 200000x
+func BenchmarkCodecs64(b *testing.B) {
+	b.Run("length-prefixed", func(b *testing.B) { benchPeerwire(b, LengthPrefixedDecoder{}, true) })
+	b.Run("gob", func(b *testing.B) { benchPeerwire(b, GOBDecoder{}, true) })
+	b.Run("custom", func(b *testing.B) { benchPeerwire(b, vframe, true) })
+}
+
+func benchPeerwire(b *testing.B, dec Decoder, many bool) {
+	srv, err := NewTCPTransport(TCPTransportOpts{ListenAddr: "127.0.0.1:0", Decoder: dec})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -31,7 +41,7 @@ func benchPeerwire(b *testing.B, many bool) {
 	if err := srv.ListenAndAccept(); err != nil {
 		b.Fatal(err)
 	}
-	cli, err := NewTCPTransport(TCPTransportOpts{})
+	cli, err := NewTCPTransport(TCPTransportOpts{Decoder: dec})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -101,8 +101,8 @@ class Handshake:
 def _check_size(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n must be an int, not {type(n).__name__}")
-    if n <= 0 or n > 1 << 30:
-        raise ValueError(f"n must be between 1 and 2**30, not {n}")
+    if n <= 0 or n > 1 << 26:
+        raise ValueError(f"n must be between 1 and 64 MiB, not {n}")
     return n
 
 

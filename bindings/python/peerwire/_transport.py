@@ -639,6 +639,8 @@ class Transport:
         while True:
             if lock.acquire(False) or lock.acquire(timeout=_lock_wait(deadline)):
                 try:
+                    if self._dispatcher is not None:
+                        self._check_pull()
                     got = self._take_pending(max_n, messages_only)
                     if got:
                         return got
@@ -847,18 +849,15 @@ class Transport:
         with self._state_lock:
             if self._dispatcher is not None:
                 return
-            if not self._lock.acquire(timeout=5):
-                raise StateError("another thread is receiving; cannot switch to callbacks")
-            try:
-                # Events already pulled go to the handlers first.
-                self._dispatcher = threading.Thread(
-                    target=_dispatch,
-                    args=(weakref.ref(self),),
-                    name="peerwire-dispatch",
-                    daemon=True,
-                )
-            finally:
-                self._lock.release()
+            # From here on the pull methods raise StateError; one blocked in another thread
+            # notices within a slice and lets go of the receive lock. Events it had already
+            # pulled stay pending and go to the handlers first.
+            self._dispatcher = threading.Thread(
+                target=_dispatch,
+                args=(weakref.ref(self),),
+                name="peerwire-dispatch",
+                daemon=True,
+            )
             self._dispatcher.start()
 
     def _dispatch_batch(self) -> tuple:

@@ -215,3 +215,23 @@ def test_many_peers_listed(transports):
         for s in socks:
             s.close()
     wait_until(lambda: t.peers() == [], what="peers gone")
+
+
+def test_ipv6_loopback(transports):
+    import socket
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    server = transports(("::1", 0))
+    addr = server.listen()
+    assert addr.startswith("[::1]:")
+    client = transports()
+    peer = client.dial(addr, timeout=5)
+    client.send(peer, b"over v6")
+    msg = server.recv(timeout=5)
+    assert msg.payload == b"over v6" and msg.from_addr.startswith("[::1]:")

@@ -381,3 +381,26 @@ def test_library_log_forwarding(transports):
     n = len(records)
     transports().listen()
     assert len(records) == n  # off again
+
+
+def test_switching_to_callbacks_while_another_thread_blocks_in_recv(pair):
+    server, client, peer = pair
+    result = {}
+
+    def blocked():
+        try:
+            server.recv()
+        except peerwire.StateError as e:
+            result["exc"] = e
+
+    th = threading.Thread(target=blocked)
+    th.start()
+    time.sleep(0.2)
+    got = []
+    start = time.monotonic()
+    server.on_message(lambda m: got.append(m.payload))
+    assert time.monotonic() - start < 1
+    th.join(5)
+    assert isinstance(result.get("exc"), peerwire.StateError)
+    client.send(peer, b"to the handler")
+    wait_until(lambda: got == [b"to the handler"], what="handler")

@@ -716,7 +716,13 @@ impl Inner {
                 }
             }
             let result = loop {
+                let before = buf.len();
                 match decoder.decode(&mut buf, max) {
+                    // A decoder that hands out frames without consuming input would loop forever.
+                    Ok(Decoded::Frame(_)) if buf.len() >= before => {
+                        log!(warn, "peer {}: the codec produced a frame without consuming input; closing", peer.id());
+                        break Some(Reason::PEERWIRE_REASON_DECODE_ERROR);
+                    }
                     Ok(Decoded::Frame(payload)) if to_queue => {
                         self.give_reserve(std::mem::take(reserved));
                         batch.push_back(Event::message(&peer.meta, payload));

@@ -76,6 +76,10 @@ impl Decoder for CustomDecoder {
             }
             Split::Invalid(why) => Err(CodecError::Invalid(why)),
             Split::Frame { header, len } => {
+                if header == 0 && len == 0 {
+                    // Consumes nothing: answering it forever would never end.
+                    return Err(CodecError::Invalid("custom split returned a frame of 0 bytes with no header".into()));
+                }
                 if len > max_frame {
                     return Err(CodecError::FrameTooLarge { size: len as u64, limit: max_frame });
                 }
@@ -135,6 +139,14 @@ mod tests {
         assert!(matches!(d.decode(&mut buf, 100), Ok(Decoded::NeedMore(0))));
         let mut big = BytesMut::from(&vec![b'x'; 100 + MAX_CUSTOM_HEADER + 1][..]);
         assert!(matches!(d.decode(&mut big, 100), Err(CodecError::FrameTooLarge { .. })));
+        let mut zero = BytesMut::from(&b"\n"[..]);
+        struct Zero;
+        impl Splitter for Zero {
+            fn split(&self, _: &[u8]) -> Split {
+                Split::Frame { header: 0, len: 0 }
+            }
+        }
+        assert!(matches!(Custom::new(Arc::new(Zero)).decoder().decode(&mut zero, 100), Err(CodecError::Invalid(_))));
         let mut bad = BytesMut::from(&b"!x\n"[..]);
         assert!(matches!(d.decode(&mut bad, 100), Err(CodecError::Invalid(_))));
     }

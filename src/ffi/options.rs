@@ -445,16 +445,18 @@ impl Splitter for CSplitter {
             return Err("transport closed".into());
         }
         let cap = crate::codec::custom::MAX_CUSTOM_HEADER;
-        out.resize(cap, 0);
+        out.clear();
+        out.reserve(cap); // the per-peer scratch keeps this capacity: no allocation per send
         let mut n = 0usize;
         let u = self.user;
-        // SAFETY: as in split; `out` has `cap` writable bytes.
-        let rc = unsafe { f(u.0, payload.as_ptr(), payload.len(), out.as_mut_ptr(), cap, &mut n) };
+        let dst = out.spare_capacity_mut().as_mut_ptr() as *mut u8;
+        // SAFETY: as in split; `dst` has at least `cap` writable (uninitialized) bytes.
+        let rc = unsafe { f(u.0, payload.as_ptr(), payload.len(), dst, cap, &mut n) };
         if rc != 0 || n > cap {
-            out.clear();
             return Err(format!("custom header callback returned {rc} (header length {n})"));
         }
-        out.truncate(n);
+        // SAFETY: the callback reported writing `n <= cap` bytes at the start of the spare capacity.
+        unsafe { out.set_len(n) };
         Ok(())
     }
 }

@@ -417,8 +417,9 @@ int32_t peerwire_log_set(peerwire_log_cb cb, void *user, int32_t level);
 // Sends all `len` bytes of `data` to the remote, blocking up to the handshake deadline.
 int32_t peerwire_handshake_send(struct peerwire_handshake *hs, const uint8_t *data, size_t len);
 
-// Receives between 1 and `cap` bytes into `buf`, waiting up to `timeout_ms` (-1: until the
-// deadline), never past the handshake deadline. `*out_len` = 0 means the remote closed.
+// Receives up to `cap` bytes into `buf`, waiting up to `timeout_ms` (-1: until the
+// deadline), never past the handshake deadline, until at least one byte is there. `*out_len`
+// is 1..cap, or 0 when the remote closed the connection.
 // Reads only what is there: use `peerwire_handshake_recv_exact` for fixed-size greetings
 // so no message bytes are consumed.
 int32_t peerwire_handshake_recv(struct peerwire_handshake *hs,
@@ -582,6 +583,20 @@ int32_t peerwire_transport_send_timeout(struct peerwire_transport *t,
                                         const uint8_t *data,
                                         size_t len,
                                         int32_t timeout);
+
+// Sends `count` messages to `peer` in one call: message `i` is `lens[i]` bytes, and the
+// messages lie back to back in `data` (copied before return). One lock and one writer
+// wake-up for the whole batch. `timeout_ms` as for `peerwire_transport_send_timeout`. Every
+// size is checked first: one over max_frame refuses the batch (`PEERWIRE_ERR_TOO_LARGE`,
+// nothing sent). Otherwise it stops at the first message that cannot be queued in time.
+// `*out_sent` (may be NULL) gets how many were queued, also when an error is returned.
+int32_t peerwire_transport_send_batch(struct peerwire_transport *t,
+                                      uint64_t peer,
+                                      const uint8_t *data,
+                                      const size_t *lens,
+                                      size_t count,
+                                      int32_t timeout,
+                                      size_t *out_sent);
 
 // Queues `len` bytes to every connected peer without waiting. `*out_sent` (may be NULL)
 // gets how many peers took it; peers with a full queue are skipped and counted in

@@ -138,28 +138,40 @@ impl Peer {
         self.out.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues (or writes) one message. `timeout`: `Some(ZERO)` never waits, `None` waits
-    /// until there is room or the peer goes away.
-    pub(crate) fn send(&self, data: &[u8], timeout: Option<Duration>) -> Result<()> {
-        let mut o = self.lock();
-        let deadline = timeout.map(|t| Instant::now() + t);
+    /// Waits (as `deadline` allows) until `len` more bytes fit in the send queue. An empty
+    /// queue always takes one message.
+    fn wait_room<'g>(
+        &'g self,
+        mut o: MutexGuard<'g, Outbox>,
+        len: usize,
+        deadline: Option<Option<Instant>>,
+    ) -> std::result::Result<MutexGuard<'g, Outbox>, Error> {
         loop {
             if o.closed {
                 return Err(Error::UnknownPeer(self.meta.id));
             }
             // Unwritten bytes: the queue plus what the writer holds and has not written yet.
             let queued = (o.enqueued - o.written) as usize;
-            if queued == 0 || queued + data.len() <= self.send_limit {
-                break;
+            if queued == 0 || queued + len <= self.send_limit {
+                return Ok(o);
+            }
+            // Frames appended earlier in a batch must get going, or room never comes.
+            if !o.writer_busy && !o.buf.is_empty() {
+                o.writer_busy = true;
+                self.wake_writer.notify_one();
             }
             let now = Instant::now();
             let remaining = match deadline {
-                Some(d) if now >= d => {
+                Some(Some(d)) if now >= d => {
                     return Err(Error::WouldBlock { peer: self.meta.id, queued, limit: self.send_limit });
                 }
-                Some(d) => Some(d - now),
+                Some(Some(d)) => Some(d - now),
+                Some(None) => Some(Duration::ZERO),
                 None => None,
             };
+            if remaining == Some(Duration::ZERO) {
+                return Err(Error::WouldBlock { peer: self.meta.id, queued, limit: self.send_limit });
+            }
             o.waiters += 1;
             o = match remaining {
                 Some(r) => self.room.wait_timeout(o, r).unwrap_or_else(|e| e.into_inner()).0,
@@ -167,14 +179,46 @@ impl Peer {
             };
             o.waiters -= 1;
         }
-        let o = &mut *o;
+    }
+
+    /// `None` waits forever, `Some(None)` never waits, `Some(Some(t))` waits until `t`.
+    fn deadline(timeout: Option<Duration>) -> Option<Option<Instant>> {
+        timeout.map(|t| if t.is_zero() { None } else { Instant::now().checked_add(t) })
+    }
+
+    fn encode(o: &mut Outbox, data: &[u8]) -> Result<usize> {
         o.head.clear();
         o.tail.clear();
         o.encoder.encode(data, &mut o.head, &mut o.tail).map_err(|e| match e {
             crate::codec::CodecError::FrameTooLarge { size, limit } => Error::TooLarge { size: size as usize, limit },
             other => Error::Invalid(other.to_string()),
         })?;
-        let total = o.head.len() + data.len() + o.tail.len();
+        Ok(o.head.len() + data.len() + o.tail.len())
+    }
+
+    fn append(o: &mut Outbox, data: &[u8], total: usize, skip: usize) {
+        let (head, tail) = (std::mem::take(&mut o.head), std::mem::take(&mut o.tail));
+        append_skipping(&mut o.buf, &[&head, data, &tail], skip);
+        o.head = head;
+        o.tail = tail;
+        o.enqueued += (total - skip) as u64;
+        let end = o.enqueued;
+        o.frame_ends.push_back(end);
+    }
+
+    fn wake(&self, o: &mut Outbox) {
+        if !o.writer_busy && !o.buf.is_empty() {
+            o.writer_busy = true;
+            self.wake_writer.notify_one();
+        }
+    }
+
+    /// Queues (or writes) one message. `timeout`: `Some(ZERO)` never waits, `None` waits
+    /// until there is room or the peer goes away.
+    pub(crate) fn send(&self, data: &[u8], timeout: Option<Duration>) -> Result<()> {
+        let mut o = self.wait_room(self.lock(), data.len(), Self::deadline(timeout))?;
+        let o = &mut *o;
+        let total = Self::encode(o, data)?;
 
         let mut skip = 0;
         if o.buf.is_empty() && !o.writer_busy {
@@ -196,15 +240,38 @@ impl Peer {
                 // WouldBlock or an error: queue it; the writer reports real errors.
             }
         }
-        append_skipping(&mut o.buf, &[&o.head, data, &o.tail], skip);
-        o.enqueued += (total - skip) as u64;
-        let end = o.enqueued;
-        o.frame_ends.push_back(end);
-        if !o.writer_busy {
-            o.writer_busy = true;
-            self.wake_writer.notify_one();
-        }
+        Self::append(o, data, total, skip);
+        self.wake(o);
         Ok(())
+    }
+
+    /// Queues messages in order under one lock, with one writer wake-up. Stops at the first
+    /// message that cannot be queued in time; returns how many were queued and why it stopped.
+    pub(crate) fn send_many(
+        &self,
+        msgs: &mut dyn Iterator<Item = &[u8]>,
+        timeout: Option<Duration>,
+    ) -> (usize, Result<()>) {
+        let deadline = Self::deadline(timeout);
+        let mut o = self.lock();
+        let mut n = 0;
+        for data in msgs {
+            o = match self.wait_room(o, data.len(), deadline) {
+                Ok(g) => g,
+                Err(e) => return (n, Err(e)),
+            };
+            let total = match Self::encode(&mut o, data) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.wake(&mut o);
+                    return (n, Err(e));
+                }
+            };
+            Self::append(&mut o, data, total, 0);
+            n += 1;
+        }
+        self.wake(&mut o);
+        (n, Ok(()))
     }
 
     /// Stops accepting sends; the writer flushes what is queued and ends. Returns false when

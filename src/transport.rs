@@ -205,6 +205,36 @@ impl Transport {
         }
     }
 
+    /// Sends several messages to one peer, in order, under one lock and with one writer
+    /// wake-up. Every size is checked first: one over the frame limit refuses the whole
+    /// batch. Otherwise it stops at the first message that cannot be queued within `timeout`
+    /// (as for [`Transport::send_timeout`]) and returns how many were queued with the reason.
+    pub fn send_batch(&self, peer: PeerId, msgs: &[&[u8]], timeout: Option<Duration>) -> (usize, Result<()>) {
+        let inner = &self.inner;
+        if let Err(e) = inner.check_open() {
+            return (0, Err(e));
+        }
+        if let Some(big) = msgs.iter().find(|m| m.len() > inner.s.max_frame) {
+            inner.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
+            return (0, Err(Error::TooLarge { size: big.len(), limit: inner.s.max_frame }));
+        }
+        let p = match inner.peer(peer) {
+            Ok(p) => p,
+            Err(e) => return (0, Err(e)),
+        };
+        let timeout = if on_runtime_thread() { Some(Duration::ZERO) } else { timeout };
+        let (n, r) = p.send_many(&mut msgs.iter().copied(), timeout);
+        let r = match r {
+            Err(Error::WouldBlock { peer, queued, limit }) => {
+                inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
+                Err(Error::WouldBlock { peer, queued, limit })
+            }
+            Err(Error::UnknownPeer(_)) if inner.state.load(Ordering::Acquire) != OPEN => Err(Error::Closed),
+            r => r,
+        };
+        (n, r)
+    }
+
     /// Queues `data` to every connected peer without waiting; returns how many took it.
     /// Peers whose queue is full are skipped (counted in `sends_would_block`).
     pub fn broadcast(&self, data: &[u8]) -> Result<usize> {

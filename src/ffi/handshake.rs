@@ -53,8 +53,9 @@ pub unsafe extern "C" fn peerwire_handshake_send(hs: *mut peerwire_handshake, da
     })
 }
 
-/// Receives between 1 and `cap` bytes into `buf`, waiting up to `timeout_ms` (-1: until the
-/// deadline), never past the handshake deadline. `*out_len` = 0 means the remote closed.
+/// Receives up to `cap` bytes into `buf`, waiting up to `timeout_ms` (-1: until the
+/// deadline), never past the handshake deadline, until at least one byte is there. `*out_len`
+/// is 1..cap, or 0 when the remote closed the connection.
 /// Reads only what is there: use `peerwire_handshake_recv_exact` for fixed-size greetings
 /// so no message bytes are consumed.
 #[no_mangle]

@@ -1,7 +1,7 @@
 //! `peerwire_transport`: listen, dial, send, receive, close.
 //!
 //! Functions: `peerwire_transport_new`, `_listen`, `_local_addr`, `_dial`, `_send`,
-//! `_send_timeout`, `_broadcast`, `_disconnect`, `_peers`, `_peer_info`, `_stats`, `_recv`,
+//! `_send_timeout`, `_send_batch`, `_broadcast`, `_disconnect`, `_peers`, `_peer_info`, `_stats`, `_recv`,
 //! `_recv_batch`, `_event_fd`, `_close`, `_free`.
 
 use super::event::{peerwire_event, write_owned};
@@ -192,6 +192,58 @@ pub unsafe extern "C" fn peerwire_transport_send_timeout(
         // SAFETY: forwarded byte-buffer contract.
         let d = unsafe { arg_bytes(data, len, "data") }?;
         tr.send_timeout(peer, d, timeout_ms(timeout))?;
+        OK
+    })
+}
+
+/// Sends `count` messages to `peer` in one call: message `i` is `lens[i]` bytes, and the
+/// messages lie back to back in `data` (copied before return). One lock and one writer
+/// wake-up for the whole batch. `timeout_ms` as for `peerwire_transport_send_timeout`. Every
+/// size is checked first: one over max_frame refuses the batch (`PEERWIRE_ERR_TOO_LARGE`,
+/// nothing sent). Otherwise it stops at the first message that cannot be queued in time.
+/// `*out_sent` (may be NULL) gets how many were queued, also when an error is returned.
+#[no_mangle]
+pub unsafe extern "C" fn peerwire_transport_send_batch(
+    t: *mut peerwire_transport,
+    peer: u64,
+    data: *const u8,
+    lens: *const usize,
+    count: usize,
+    timeout: i32,
+    out_sent: *mut usize,
+) -> i32 {
+    guard("peerwire_transport_send_batch", || {
+        if !out_sent.is_null() {
+            // SAFETY: non-NULL, promised writable.
+            unsafe { out_sent.write(0) };
+        }
+        let tr = TRANSPORTS.get(t)?;
+        if count == 0 {
+            return OK;
+        }
+        if lens.is_null() {
+            return Err(Error::Null("lens is NULL".into()));
+        }
+        // SAFETY: the caller promises `count` lengths at `lens`.
+        let lens = unsafe { std::slice::from_raw_parts(lens, count) };
+        let total = lens
+            .iter()
+            .try_fold(0usize, |a, &l| a.checked_add(l))
+            .ok_or_else(|| Error::Invalid("lengths overflow".into()))?;
+        // SAFETY: forwarded byte-buffer contract: `total` bytes at `data`.
+        let all = unsafe { arg_bytes(data, total, "data") }?;
+        let mut msgs = Vec::with_capacity(count);
+        let mut off = 0;
+        for &l in lens {
+            msgs.push(&all[off..off + l]);
+            off += l;
+        }
+        let (n, r) = tr.send_batch(peer, &msgs, timeout_ms(timeout));
+        if !out_sent.is_null() {
+            // SAFETY: non-NULL, promised writable.
+            unsafe { out_sent.write(n) };
+        }
+        r?;
         OK
     })
 }

@@ -698,7 +698,7 @@ def chart(path, rows, results, sizes):
         if size == 64:  # msgs/s spans decades: log scale from the decade below the smallest
             ax.set_xscale("log")
             lo = min(n for n in nums if n == n and n > 0)
-            ax.set_xlim(left=10 ** math.floor(math.log10(lo)), right=max(nums) * 4)
+            ax.set_xlim(left=10 ** math.floor(math.log10(lo / 2)), right=max(nums) * 4)
         else:
             ax.set_xlim(left=0, right=max(nums) * 1.25)
         ax.grid(axis="x", alpha=0.3)
@@ -844,6 +844,10 @@ def main():
     except Exception as e:  # the chart is a by-product: report, keep the table
         log(f"[chart] failed: {e!r}")
     elapsed = time.monotonic() - t0
+    raw = os.path.join(BUILD, os.path.splitext(os.path.basename(args.out))[0] + ".json")
+    with open(raw, "w") as f:  # every repetition, for re-plotting / later analysis
+        json.dump({"machine": mach, "results": {f"{n} {c}": v for (n, c), v in results.items()},
+                   "errors": {f"{n} {c}": e for (n, c), e in errors.items()}, "scale": scale}, f, indent=1)
     write_results(args.out, args, mach, sel, table, verdicts, scale_lines, chart_path, started, elapsed)
 
     print()

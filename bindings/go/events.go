@@ -11,24 +11,20 @@ import (
 	"unsafe"
 )
 
-// item is one event copied out of the library, so the batch can be released before
-// anything is delivered.
-type item struct {
-	kind     int32
-	reason   int32
-	outbound bool
-	id       uint64
-	payload  []byte
-	addr     string
-}
+// Payloads up to slabMax bytes are carved out of shared slabs of slabSize bytes: one Go
+// allocation for hundreds of small messages. Larger payloads get their own, so a retained
+// small message never pins a large buffer, and a retained small message pins at most one
+// slab. slabSize is a size class the allocator serves from its per-P caches (a "large" object
+// would come from the page heap, often as fresh pages the kernel has to fault in and zero).
+const (
+	slabMax  = 256
+	slabSize = 16 << 10
+)
 
-// Payloads up to this size share one allocation per batch; larger ones get their own, so a
-// retained small message never pins a large buffer.
-const slabMax = 256
-
-// run is the event goroutine: one cgo call takes a batch of events, one call releases it,
-// then the events are delivered in order. It exits when Close is called or the library
-// reports the transport closed, and closes the Consume() channel on its way out.
+// run is the event goroutine. One cgo call releases the previous batch and takes the next
+// (up to BatchSize events); the events are then delivered in order straight from the
+// library's array, each payload copied into Go memory. It exits when Close is called or the
+// library reports the transport closed, and closes the Consume() channel on its way out.
 func (t *transport) run(h C.pw_transport_h, onPeer func(Peer) error, onDisconnect func(Peer, Reason)) {
 	defer close(t.loopDone)
 	defer close(t.rpcch)
@@ -37,9 +33,12 @@ func (t *transport) run(h C.pw_transport_h, onPeer func(Peer) error, onDisconnec
 	if evs == nil {
 		return
 	}
-	defer C.free(unsafe.Pointer(evs))
+	held := 0 // events of the last batch, released by the next call
+	defer func() {
+		C.peerwire_events_release(evs, C.size_t(held))
+		C.free(unsafe.Pointer(evs))
+	}()
 	view := unsafe.Slice(evs, n)
-	items := make([]item, 0, n)
 	d := dispatcher{t: t, onPeer: onPeer, onDisconnect: onDisconnect}
 	for {
 		select {
@@ -47,66 +46,22 @@ func (t *transport) run(h C.pw_transport_h, onPeer func(Peer) error, onDisconnec
 			return
 		default:
 		}
-		r := C.pw_recv_batch(h, evs, C.size_t(n), recvPollMs)
+		r := C.pw_recv_batch(h, evs, C.size_t(n), recvPollMs, C.size_t(held))
+		held = 0
 		switch Status(r.rc) {
 		case StatusOK:
 		case StatusTimedOut, StatusEmpty:
+			d.idle()
 			continue
 		default: // StatusClosed, or an error: the transport is gone
 			_ = ret("recv", r)
 			return
 		}
-		got := int(r.val)
-		items = copyEvents(view[:got], items[:0])
-		C.peerwire_events_release(evs, C.size_t(got))
-		ok := d.deliver(items)
-		clear(items) // drop payload references early
-		if !ok {
+		held = int(r.val)
+		if !d.handle(view[:held]) {
 			return
 		}
 	}
-}
-
-func copyEvents(evs []C.peerwire_event, items []item) []item {
-	total := 0
-	for i := range evs {
-		if evs[i].kind == C.PEERWIRE_EVENT_MESSAGE && evs[i].len <= slabMax {
-			total += int(evs[i].len)
-		}
-	}
-	var slab []byte
-	if total > 0 {
-		slab = make([]byte, total)
-	}
-	for i := range evs {
-		ev := &evs[i]
-		it := item{kind: int32(ev.kind), reason: int32(ev.reason), id: uint64(ev.peer)}
-		switch ev.kind {
-		case C.PEERWIRE_EVENT_MESSAGE:
-			size := int(ev.len)
-			var src []byte
-			if size > 0 {
-				src = unsafe.Slice((*byte)(unsafe.Pointer(ev.data)), size)
-			}
-			if size <= slabMax {
-				it.payload = slab[:size:size]
-				slab = slab[size:]
-			} else {
-				it.payload = make([]byte, size)
-			}
-			copy(it.payload, src)
-			if it.payload == nil {
-				it.payload = []byte{}
-			}
-		case C.PEERWIRE_EVENT_PEER_CONNECTED, C.PEERWIRE_EVENT_HANDSHAKE_FAILED:
-			if ev.addr != nil {
-				it.addr = C.GoString(ev.addr)
-			}
-			it.outbound = bool(ev.outbound)
-		}
-		items = append(items, it)
-	}
-	return items
 }
 
 type dispatcher struct {
@@ -115,59 +70,109 @@ type dispatcher struct {
 	onDisconnect func(Peer, Reason)
 	lastID       uint64
 	last         *TCPPeer
+
+	slab []byte // the unused rest of the current payload slab
 }
 
-// deliver hands events to Go in order; false means stop (Close was called or the transport
-// closed).
-func (d *dispatcher) deliver(items []item) bool {
-	t := d.t
-	for i := range items {
-		it := &items[i]
-		switch it.kind {
-		case C.PEERWIRE_EVENT_MESSAGE:
-			p := d.peer(it.id)
-			rpc := RPC{From: p.addr, Payload: it.payload, Peer: p}
-			select {
-			case t.rpcch <- rpc:
-			default:
-				select {
-				case t.rpcch <- rpc:
-				case <-t.done:
-					return false
-				}
+// handle delivers a batch in order, straight from the library's event array (released by
+// the next receive): each message's payload is copied into a shared slab and its RPC sent to
+// the Consume() channel with no timer and, while the channel has room, no blocking select.
+// false means stop (Close was called or the transport closed).
+func (d *dispatcher) handle(evs []C.peerwire_event) bool {
+	ch := d.t.rpcch
+	slab := d.slab
+	for i := range evs {
+		ev := &evs[i]
+		if ev.kind != C.PEERWIRE_EVENT_MESSAGE {
+			if !d.control(ev) {
+				d.slab = slab
+				return false
 			}
-		case C.PEERWIRE_EVENT_PEER_CONNECTED:
-			p := d.connected(it)
-			if d.onPeer != nil {
-				var err error
-				if !t.callUser(func() { err = d.onPeer(p) }, &err) {
-					return false
-				}
-				if err != nil {
-					_ = p.Close()
-				}
+			continue
+		}
+		id := uint64(ev.peer)
+		p := d.last
+		if id != d.lastID || p == nil {
+			p = d.peer(id)
+		}
+		size := int(ev.len)
+		var payload []byte
+		switch {
+		case size == 0:
+			payload = []byte{} // not nil; no allocation
+		case size <= slabMax:
+			if size > len(slab) {
+				slab = make([]byte, slabSize)
 			}
-		case C.PEERWIRE_EVENT_PEER_DISCONNECTED:
-			p := d.peer(it.id)
-			t.forget(it.id, p)
-			if d.last == p {
-				d.last, d.lastID = nil, 0
-			}
-			if d.onDisconnect != nil {
-				reason := Reason(it.reason)
-				if !t.callUser(func() { d.onDisconnect(p, reason) }, nil) {
-					return false
-				}
-			}
-		case C.PEERWIRE_EVENT_HANDSHAKE_FAILED:
-			if it.id != 0 {
-				t.forget(it.id, nil)
-			}
-		case C.PEERWIRE_EVENT_TRANSPORT_CLOSED:
+			payload = slab[:size:size]
+			slab = slab[size:]
+			copy(payload, unsafe.Slice((*byte)(unsafe.Pointer(ev.data)), size))
+		default:
+			payload = make([]byte, size)
+			copy(payload, unsafe.Slice((*byte)(unsafe.Pointer(ev.data)), size))
+		}
+		rpc := RPC{From: p.addr, Payload: payload, Peer: p}
+		select {
+		case ch <- rpc:
+			continue
+		default:
+		}
+		select {
+		case ch <- rpc:
+		case <-d.t.done:
+			d.slab = slab
 			return false
 		}
 	}
+	d.slab = slab
 	return true
+}
+
+// control delivers one non-message event.
+func (d *dispatcher) control(ev *C.peerwire_event) bool {
+	t := d.t
+	id := uint64(ev.peer)
+	switch ev.kind {
+	case C.PEERWIRE_EVENT_PEER_CONNECTED:
+		addr := ""
+		if ev.addr != nil {
+			addr = C.GoString(ev.addr)
+		}
+		p := d.connected(id, addr, bool(ev.outbound))
+		if d.onPeer != nil {
+			var err error
+			if !t.callUser(func() { err = d.onPeer(p) }, &err) {
+				return false
+			}
+			if err != nil {
+				_ = p.Close()
+			}
+		}
+	case C.PEERWIRE_EVENT_PEER_DISCONNECTED:
+		p := d.peer(id)
+		t.forget(id, p)
+		d.last, d.lastID = nil, 0
+		if d.onDisconnect != nil {
+			reason := Reason(ev.reason)
+			if !t.callUser(func() { d.onDisconnect(p, reason) }, nil) {
+				return false
+			}
+		}
+	case C.PEERWIRE_EVENT_HANDSHAKE_FAILED:
+		if id != 0 {
+			t.forget(id, nil)
+		}
+	case C.PEERWIRE_EVENT_TRANSPORT_CLOSED:
+		return false
+	}
+	return true
+}
+
+// idle runs when a receive timed out: nothing is pending, so drop what only speeds up the
+// next message (the peer cache, the slab's unused rest) rather than keep it alive.
+func (d *dispatcher) idle() {
+	d.last, d.lastID = nil, 0
+	d.slab = nil
 }
 
 // peer finds the *TCPPeer for an event, creating it if the library knows a peer the
@@ -201,18 +206,20 @@ func (d *dispatcher) peer(id uint64) *TCPPeer {
 	return p
 }
 
-func (d *dispatcher) connected(it *item) *TCPPeer {
+// connected registers the peer of a PEER_CONNECTED event (the handshake callback may have
+// registered it already: then that object is kept).
+func (d *dispatcher) connected(id uint64, addr string, outbound bool) *TCPPeer {
 	t := d.t
 	t.peersMu.Lock()
-	p := t.peers[it.id]
+	p := t.peers[id]
 	if p == nil {
-		p = newPeer(t, it.id, it.addr, it.outbound)
+		p = newPeer(t, id, addr, outbound)
 		if !t.closed.Load() {
-			t.peers[it.id] = p
+			t.peers[id] = p
 		}
 	}
 	t.peersMu.Unlock()
-	d.lastID, d.last = it.id, p
+	d.lastID, d.last = id, p
 	return p
 }
 

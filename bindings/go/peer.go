@@ -115,21 +115,27 @@ func (p *TCPPeer) Send(msg []byte) error {
 	return t.fail(op, r)
 }
 
-// sendManyChunk bounds the scratch buffer SendMany packs messages into.
+// sendManyChunk bounds the scratch buffer SendMany packs messages into; a message this size
+// or larger is sent on its own, without the extra copy.
 const sendManyChunk = 256 << 10
 
 var sendManyPool = sync.Pool{New: func() any { return new(sendManyBuf) }}
 
+// sendManyBuf is SendMany's reusable scratch: the payloads back to back and their sizes,
+// both plain data, so cgo may be handed pointers to them.
 type sendManyBuf struct {
 	data []byte
 	lens []C.size_t
 }
 
-// SendMany sends msgs to the peer, in order, with one cgo call per 256 KiB of small
-// messages instead of one per message. It returns how many were sent; on error the rest
-// were not.
+// SendMany sends msgs to the peer, in order, through peerwire_transport_send_batch: one cgo
+// call, one library lock and one writer wake-up per 256 KiB of small messages (packed into a
+// reused buffer) instead of one per message. It waits for room as Send does (SendTimeout, or
+// the write deadline), each call's wait bounding a whole batch. It returns how many messages
+// were sent, in order; on error the rest were not. A message over MaxFrame fails with
+// ErrTooLarge after the messages before it were sent.
 func (p *TCPPeer) SendMany(msgs [][]byte) (int, error) {
-	if p.inHandshake.Load() || p.writeDeadline.Load() != 0 {
+	if p.inHandshake.Load() || len(msgs) == 1 {
 		for i, m := range msgs {
 			if err := p.Send(m); err != nil {
 				return i, err
@@ -161,13 +167,39 @@ func (p *TCPPeer) SendMany(msgs [][]byte) (int, error) {
 			b.lens = append(b.lens, C.size_t(len(msgs[end])))
 			end++
 		}
-		r := C.pw_send_many(h, C.uint64_t(p.id), bytesPtr(b.data), &b.lens[0], C.size_t(len(b.lens)))
+		r := C.pw_send_batch(h, C.uint64_t(p.id), bytesPtr(b.data), unsafe.SliceData(b.lens),
+			C.size_t(len(b.lens)), C.int32_t(p.sendWaitMs()))
 		sent += int(r.val)
-		if r.rc != C.PEERWIRE_OK {
-			return sent, t.fail(op, r)
+		if r.rc == C.PEERWIRE_OK {
+			continue
 		}
+		err := t.fail(op, r)
+		if isStatus(err, StatusErrTooLarge) && r.val == 0 {
+			// The library refuses a batch holding an oversized message as a whole; send
+			// the ones before it, then report it.
+			for ; sent < end; sent++ {
+				if err := p.Send(msgs[sent]); err != nil {
+					return sent, err
+				}
+			}
+			continue // one of them fails; if none does, carry on
+		}
+		return sent, err
 	}
 	return sent, nil
+}
+
+// sendWaitMs is how long a send may wait for room, as the library's timeout argument: the
+// write deadline if one is set, else the SendTimeout option (-1: until room).
+func (p *TCPPeer) sendWaitMs() int64 {
+	if dl := p.writeDeadline.Load(); dl != 0 {
+		left := time.Until(time.Unix(0, dl))
+		if left <= 0 {
+			return 0
+		}
+		return durationMs(left)
+	}
+	return int64(p.t.sendWaitMs)
 }
 
 // Write is Send during and after the handshake: raw bytes during it, one message after.

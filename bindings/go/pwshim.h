@@ -176,22 +176,14 @@ static pw_ret pw_send_timeout(pw_transport_h t, uint64_t peer, const uint8_t *da
 	return pw_wrap(peerwire_transport_send_timeout(PW_T(t), peer, data, len, timeout_ms));
 }
 
-// Many messages to one peer in one cgo call: buf holds the payloads back to back, lens their
-// sizes. val reports how many were accepted.
-static pw_ret pw_send_many(pw_transport_h t, uint64_t peer, const uint8_t *buf,
-                           const size_t *lens, size_t n) {
-	size_t off = 0;
-	for (size_t i = 0; i < n; i++) {
-		int32_t rc = peerwire_transport_send(PW_T(t), peer, buf + off, lens[i]);
-		if (rc != PEERWIRE_OK) {
-			pw_ret r = pw_wrap(rc);
-			r.val = i;
-			return r;
-		}
-		off += lens[i];
-	}
-	pw_ret r = pw_wrap(PEERWIRE_OK);
-	r.val = n;
+// Many messages to one peer in one cgo call (one library lock, one writer wake-up): data
+// holds the payloads back to back, lens their sizes. val reports how many were queued, also
+// on error.
+static pw_ret pw_send_batch(pw_transport_h t, uint64_t peer, const uint8_t *data, const size_t *lens, size_t n,
+                            int32_t timeout_ms) {
+	size_t sent = 0;
+	pw_ret r = pw_wrap(peerwire_transport_send_batch(PW_T(t), peer, data, lens, n, timeout_ms, &sent));
+	r.val = sent;
 	return r;
 }
 
@@ -223,8 +215,11 @@ static pw_ret pw_stats(pw_transport_h t, peerwire_stats *out) {
 	return pw_wrap(peerwire_transport_stats(PW_T(t), out));
 }
 
-static pw_ret pw_recv_batch(pw_transport_h t, peerwire_event *evs, size_t cap, int32_t timeout_ms) {
+// Releases the previous batch (its first `release` events) and takes the next one, in one
+// cgo call.
+static pw_ret pw_recv_batch(pw_transport_h t, peerwire_event *evs, size_t cap, int32_t timeout_ms, size_t release) {
 	size_t n = 0;
+	if (release > 0) peerwire_events_release(evs, release);
 	pw_ret r = pw_wrap(peerwire_transport_recv_batch(PW_T(t), evs, cap, &n, timeout_ms));
 	r.val = n;
 	return r;

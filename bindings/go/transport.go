@@ -55,11 +55,12 @@ type transport struct {
 
 	bound atomic.Pointer[string] // bound address after listen
 
-	lingerMs  int32
-	batchSize int
-	rpcch     chan RPC
-	done      chan struct{} // closed by Close: the event goroutine stops delivering
-	loopDone  chan struct{} // closed when the event goroutine has exited
+	lingerMs   int32
+	sendWaitMs int32 // the SendTimeout option as a library timeout: -1 waits until room
+	batchSize  int
+	rpcch      chan RPC
+	done       chan struct{} // closed by Close: the event goroutine stops delivering
+	loopDone   chan struct{} // closed when the event goroutine has exited
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -97,14 +98,21 @@ func NewTCPTransport(opts TCPTransportOpts) (*TCPTransport, error) {
 	} else if opts.Linger > 0 {
 		linger = int32(durationMs(opts.Linger))
 	}
+	sendWait := int32(-1) // the library's default: wait for room
+	if opts.SendTimeout < 0 {
+		sendWait = 0
+	} else if opts.SendTimeout > 0 {
+		sendWait = int32(durationMs(opts.SendTimeout))
+	}
 	t := &transport{
-		opts:      copts,
-		lingerMs:  linger,
-		batchSize: batch,
-		rpcch:     make(chan RPC, consume),
-		done:      make(chan struct{}),
-		loopDone:  make(chan struct{}),
-		peers:     make(map[uint64]*TCPPeer),
+		opts:       copts,
+		lingerMs:   linger,
+		sendWaitMs: sendWait,
+		batchSize:  batch,
+		rpcch:      make(chan RPC, consume),
+		done:       make(chan struct{}),
+		loopDone:   make(chan struct{}),
+		peers:      make(map[uint64]*TCPPeer),
 	}
 	tr := &TCPTransport{TCPTransportOpts: opts, t: t}
 	runtime.SetFinalizer(tr, func(tr *TCPTransport) {

@@ -20,6 +20,7 @@ import logging as _logging
 from typing import Callable, Optional, Union
 
 from . import _ffi
+from ._codec import CustomCodec, HeaderCallback, RawCodec, SplitCallback
 from ._errors import (
     AddressError,
     CallbackError,
@@ -62,6 +63,7 @@ __all__ = [
     "ClosedError",
     "Codec",
     "ConnectError",
+    "CustomCodec",
     "Error",
     "Event",
     "EventKind",
@@ -69,6 +71,7 @@ __all__ = [
     "HandshakeError",
     "HandshakeFunc",
     "HandshakeTimeoutError",
+    "HeaderCallback",
     "InternalError",
     "InvalidArgumentError",
     "LogLevel",
@@ -77,7 +80,9 @@ __all__ = [
     "Peer",
     "PeerEvent",
     "PeerInfo",
+    "RawCodec",
     "Reason",
+    "SplitCallback",
     "StateError",
     "Stats",
     "TimeoutError",

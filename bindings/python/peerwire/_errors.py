@@ -31,7 +31,9 @@ class Error(Exception):
     """Base class of every peerwire error.
 
     ``status`` is the C status code (0 when the error was detected in Python) and ``message``
-    the library's explanation (``peerwire_last_error``).
+    the library's explanation (``peerwire_last_error``). Raised by ``Transport.send_many``, it
+    (like any exception that call raises) also has ``sent``: how many leading messages were
+    queued before it.
     """
 
     status: int

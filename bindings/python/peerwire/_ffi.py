@@ -18,6 +18,7 @@ import os
 import struct
 import sys
 import threading
+from array import array
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -215,8 +216,7 @@ _DECLS: Dict[str, Tuple[Any, List[Any]]] = {
     "peerwire_options_set_handshake": (_status, [_handle, handshake_cb, c_void_p, drop_cb]),
     "peerwire_options_set_message_cb": (_status, [_handle, event_cb, c_void_p, drop_cb]),
     "peerwire_options_set_peer_cb": (_status, [_handle, event_cb, c_void_p, drop_cb]),
-    # Declared for completeness; not exposed: its callbacks run on I/O threads, where Python
-    # code must never run.
+    # Exposed for native callbacks only (see native_function): they run on I/O threads.
     "peerwire_options_set_custom_codec": (
         _status,
         [_handle, split_cb, header_cb, c_void_p, drop_cb],
@@ -228,6 +228,11 @@ _DECLS: Dict[str, Tuple[Any, List[Any]]] = {
     "peerwire_transport_dial": (_status, [_handle, c_char_p, c_int32, _P(c_uint64)]),
     "peerwire_transport_send": (_status, [_handle, c_uint64, c_char_p, c_size_t]),
     "peerwire_transport_send_timeout": (_status, [_handle, c_uint64, c_char_p, c_size_t, c_int32]),
+    # data: the messages back to back (bytes); lens: the address of a size_t array.
+    "peerwire_transport_send_batch": (
+        _status,
+        [_handle, c_uint64, c_char_p, c_void_p, c_size_t, c_int32, _P(c_size_t)],
+    ),
     "peerwire_transport_broadcast": (_status, [_handle, c_char_p, c_size_t, _P(c_size_t)]),
     "peerwire_transport_disconnect": (_status, [_handle, c_uint64]),
     "peerwire_transport_peers": (_status, [_handle, c_void_p, c_size_t, _P(c_size_t)]),
@@ -409,6 +414,90 @@ def options_set(opts: int, name: str, value: Any) -> int:
     return getattr(lib, "peerwire_options_set_" + name)(opts, value)
 
 
+# The base class of every ctypes data type (not exported by ctypes under a public name).
+_CDATA = ctypes._SimpleCData.__mro__[1]
+
+
+def native_function(fn: Any, what: str, nargs: int) -> int:
+    """The address of a native function given as a ctypes function pointer, for a callback the
+    library calls on its I/O threads, where Python code must never run. Raises TypeError for
+    Python callables and for ctypes callbacks that wrap one."""
+    if not isinstance(fn, ctypes._CFuncPtr):
+        if callable(fn):
+            raise TypeError(
+                f"{what} must be a native function (a ctypes function pointer, e.g. "
+                f"ctypes.CDLL('libmine.so').my_{what}), not the Python callable {fn!r}: the "
+                "library calls it on its I/O threads for every read (or send), where Python "
+                "code must never run"
+            )
+        raise TypeError(
+            f"{what} must be a ctypes function pointer to native code, not {type(fn).__name__}"
+        )
+    if _wraps_python(fn):
+        raise TypeError(
+            f"{what} is a ctypes callback that wraps the Python callable "
+            f"{getattr(fn, '__name__', '?')!r}; the library calls {what} on its I/O threads, "
+            "where Python code must never run: give a function of a C library instead"
+        )
+    argtypes = fn.argtypes
+    if argtypes is not None and len(argtypes) != nargs:
+        raise TypeError(f"{what} takes {len(argtypes)} arguments; peerwire_{what}_cb takes {nargs}")
+    if fn.restype is None:
+        raise TypeError(f"{what} returns nothing; peerwire_{what}_cb returns int32_t")
+    addr = ctypes.cast(fn, c_void_p).value
+    if not addr:
+        raise ValueError(f"{what} is a NULL function pointer")
+    return addr
+
+
+def _wraps_python(obj: Any) -> bool:
+    """True when a ctypes object keeps a Python-callback thunk alive (a CFUNCTYPE instance
+    made from a Python callable, or a cast of one)."""
+    todo = [obj]
+    seen = set()
+    while todo and len(seen) < 64:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if type(x).__name__ == "CThunkObject":
+            return True
+        if isinstance(x, dict):
+            todo.extend(x.values())
+        elif isinstance(x, _CDATA):
+            objs = getattr(x, "_objects", None)
+            if objs is not None:
+                todo.append(objs)
+    return False
+
+
+def pointer_value(user: Any, what: str = "user") -> int:
+    """An opaque pointer for C from None, an int address, or a ctypes object (its address;
+    a pointer or c_void_p: its value)."""
+    if user is None:
+        return 0
+    if isinstance(user, bool):
+        raise TypeError(f"{what} must be an address or a ctypes object, not bool")
+    if isinstance(user, int):
+        if not 0 <= user < 2 ** (8 * ctypes.sizeof(c_void_p)):
+            raise ValueError(f"{what} address out of range: {user}")
+        return user
+    if isinstance(user, (c_void_p, ctypes._Pointer, ctypes._CFuncPtr, c_char_p)):
+        return ctypes.cast(user, c_void_p).value or 0
+    if isinstance(user, _CDATA):  # Structure, Array, c_int, ...
+        return ctypes.addressof(user)
+    raise TypeError(
+        f"{what} must be None, an int address or a ctypes object, not {type(user).__name__}"
+    )
+
+
+def options_set_custom_codec(opts: int, split: int, header: int, user: int) -> int:
+    """Select the custom codec with native callbacks given by address (header 0: none)."""
+    return lib.peerwire_options_set_custom_codec(
+        opts, split_cb(split), header_cb(header) if header else header_cb(), user or None, drop_cb()
+    )
+
+
 def options_set_handshake(opts: int, fn: Callable[[int], bool]) -> int:
     """Register ``fn(hs_handle) -> accept`` as the handshake callback of ``opts``."""
     key = _register(fn)
@@ -481,6 +570,22 @@ transport_send_timeout: Callable[[int, int, bytes, int, int], int] = (
     lib.peerwire_transport_send_timeout
 )
 transport_disconnect: Callable[[int, int], int] = lib.peerwire_transport_disconnect
+
+# array typecode of size_t (the lens of send_batch).
+SIZE_T_CODE = next(c for c in "QLI" if array(c).itemsize == ctypes.sizeof(c_size_t))
+
+
+def transport_send_batch(
+    t: Any, peer: Any, data: bytes, lens: Any, count: int, timeout_ms: int
+) -> Tuple[int, int]:
+    """One ``send_batch`` call: ``data`` the messages back to back, ``lens`` an
+    ``array(SIZE_T_CODE)`` of their sizes. Returns (status, how many were queued)."""
+    sent = c_size_t()
+    st = _send_batch(t, peer, data, lens.buffer_info()[0], count, timeout_ms, byref(sent))
+    return st, sent.value
+
+
+_send_batch = lib.peerwire_transport_send_batch
 
 
 def transport_broadcast(t: int, data: bytes) -> Tuple[int, int]:

@@ -28,9 +28,12 @@ class Codec(enum.IntEnum):
     LENGTH_PREFIXED = 0
     """4-byte big-endian length, then the payload (the default)."""
     RAW = 1
-    """Bytes as they come: each socket read is one message."""
+    """Bytes as they come: each socket read (1028 bytes at most, see :class:`RawCodec`) is
+    one message."""
     GOB = 2
     """A Go ``encoding/gob`` stream of ``RPC{From string; Payload []byte}``."""
+    CUSTOM = 3
+    """A framing defined by native callbacks: pass a :class:`CustomCodec` instead."""
 
 
 class EventKind(enum.IntEnum):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -211,3 +215,39 @@ def test_recv_sees_the_remote_close(transports):
     next_event(a, EventKind.HANDSHAKE_FAILED)
     assert seen[0] == b""
     assert isinstance(seen[1], peerwire.HandshakeError)
+
+
+def test_close_inside_handshake_while_another_thread_closes():
+    """The handshake's close() must not wait for the other closer: that one waits for the
+    handshake function to return. Run in a child process: a deadlock there is a failure
+    after a timeout, not a hung test run."""
+    code = textwrap.dedent(
+        """
+        import threading, time, peerwire
+        done = {}
+        def hs(h):
+            other = threading.Thread(target=lambda: done.setdefault("other", server.close()))
+            other.start()
+            time.sleep(0.3)  # the other close is under way, waiting for this function
+            done["inside"] = server.close()
+            return True
+        server = peerwire.Transport(handshake=hs, handshake_timeout=5)
+        server.listen()
+        client = peerwire.Transport()
+        try:
+            client.dial(server.addr, timeout=5)
+        except peerwire.Error:
+            pass
+        deadline = time.monotonic() + 5
+        while len(done) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        client.close()
+        print(sorted(done))
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['inside', 'other']"

@@ -404,3 +404,21 @@ def test_switching_to_callbacks_while_another_thread_blocks_in_recv(pair):
     assert isinstance(result.get("exc"), peerwire.StateError)
     client.send(peer, b"to the handler")
     wait_until(lambda: got == [b"to the handler"], what="handler")
+
+
+def test_close_while_another_thread_closes(transports):
+    """A second close() waits for the first (still flushing) and returns the same report."""
+    server = transports(recv_queue_events=1)  # stops reading: the client's sends stay queued
+    server.listen()
+    client = transports(send_queue_bytes=64 * 1024)
+    peer = client.dial(server.addr, timeout=5)
+    with pytest.raises(peerwire.WouldBlockError):  # fills the socket buffers and the queue
+        client.send_many(peer, (b"q" * 4096 for _ in range(50_000)), timeout=0.3)
+    reports = []
+    first = threading.Thread(target=lambda: reports.append(client.close(linger=0.5)))
+    first.start()
+    time.sleep(0.1)  # the first close is flushing for up to 0.5 s
+    second = client.close()
+    first.join(10)
+    assert reports == [second]
+    assert second.msgs_dropped > 0 and second.peers_closed == 1

@@ -426,14 +426,14 @@ int32_t peerwire_handshake_recv(struct peerwire_handshake *hs,
                                 uint8_t *buf,
                                 size_t cap,
                                 size_t *out_len,
-                                int32_t timeout);
+                                int32_t timeout_ms);
 
 // Receives exactly `len` bytes into `buf`, waiting up to `timeout_ms` (-1: until the
 // deadline). Fails with `PEERWIRE_ERR_HANDSHAKE` if the remote closes first.
 int32_t peerwire_handshake_recv_exact(struct peerwire_handshake *hs,
                                       uint8_t *buf,
                                       size_t len,
-                                      int32_t timeout);
+                                      int32_t timeout_ms);
 
 // The remote address as "ip:port" into `buf` (NUL-terminated). `*out_len` (may be NULL)
 // gets the text length; `PEERWIRE_ERR_BUFFER` if `cap` is too small.
@@ -497,7 +497,8 @@ int32_t peerwire_options_set_recv_queue_bytes(struct peerwire_options *opts, siz
 // How long close and disconnect keep flushing queued sends, in ms. Default 1000.
 int32_t peerwire_options_set_linger_ms(struct peerwire_options *opts, uint32_t ms);
 
-// Size of one socket read in bytes (>= 64). Default 64 KiB.
+// Size of one socket read in bytes (>= 64). Default 64 KiB; the raw codec reads 1028 bytes
+// (the Go origin's size) unless this is called.
 int32_t peerwire_options_set_read_buffer(struct peerwire_options *opts, size_t bytes);
 
 // Most connections at once (handshaking or connected); more are refused at accept.
@@ -565,7 +566,7 @@ int32_t peerwire_transport_local_addr(struct peerwire_transport *t,
 // Refused with `PEERWIRE_ERR_IN_CALLBACK` on library threads.
 int32_t peerwire_transport_dial(struct peerwire_transport *t,
                                 const char *addr,
-                                int32_t timeout,
+                                int32_t timeout_ms,
                                 uint64_t *out_peer);
 
 // Sends `len` bytes (copied before return; `len` 0 is a valid empty message) to `peer`.
@@ -582,7 +583,7 @@ int32_t peerwire_transport_send_timeout(struct peerwire_transport *t,
                                         uint64_t peer,
                                         const uint8_t *data,
                                         size_t len,
-                                        int32_t timeout);
+                                        int32_t timeout_ms);
 
 // Sends `count` messages to `peer` in one call: message `i` is `lens[i]` bytes, and the
 // messages lie back to back in `data` (copied before return). One lock and one writer
@@ -595,7 +596,7 @@ int32_t peerwire_transport_send_batch(struct peerwire_transport *t,
                                       const uint8_t *data,
                                       const size_t *lens,
                                       size_t count,
-                                      int32_t timeout,
+                                      int32_t timeout_ms,
                                       size_t *out_sent);
 
 // Queues `len` bytes to every connected peer without waiting. `*out_sent` (may be NULL)
@@ -631,7 +632,7 @@ int32_t peerwire_transport_stats(struct peerwire_transport *t, struct peerwire_s
 // `PEERWIRE_CLOSED` once the transport is closed and drained.
 int32_t peerwire_transport_recv(struct peerwire_transport *t,
                                 struct peerwire_event *out_event,
-                                int32_t timeout);
+                                int32_t timeout_ms);
 
 // Takes up to `cap` events into the array `out` (each owned: release them all with one
 // `peerwire_events_release(out, *out_count)`), waiting as `peerwire_transport_recv` for the
@@ -640,7 +641,7 @@ int32_t peerwire_transport_recv_batch(struct peerwire_transport *t,
                                       struct peerwire_event *out_events,
                                       size_t cap,
                                       size_t *out_count,
-                                      int32_t timeout);
+                                      int32_t timeout_ms);
 
 // The readiness fd: readable (level-triggered) while events wait in the pull queue, and
 // once the transport is closed. Owned by the transport: do not read, write or close it.

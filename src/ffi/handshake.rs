@@ -5,7 +5,7 @@
 //! `peerwire_handshake_recv_exact`, `peerwire_handshake_peer_addr`,
 //! `peerwire_handshake_outbound`, `peerwire_handshake_peer_id`.
 
-use super::{arg_bytes, guard, out, out_text, timeout_ms, Table, UserData, OK};
+use super::{arg_bytes, guard, ms_timeout, out, out_text, Table, UserData, OK};
 use crate::error::Error;
 use crate::handshake::{Handshake, HandshakeIo};
 use std::ffi::{c_char, c_void};
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn peerwire_handshake_recv(
     buf: *mut u8,
     cap: usize,
     out_len: *mut usize,
-    timeout: i32,
+    timeout_ms: i32,
 ) -> i32 {
     guard("peerwire_handshake_recv", || {
         let io = HANDSHAKES.get(hs)?;
@@ -76,7 +76,7 @@ pub unsafe extern "C" fn peerwire_handshake_recv(
         }
         // SAFETY: the caller promises `cap` writable bytes at `buf`.
         let b = unsafe { std::slice::from_raw_parts_mut(buf, cap) };
-        let n = io.recv(b, timeout_ms(timeout))?;
+        let n = io.recv(b, ms_timeout(timeout_ms))?;
         // SAFETY: non-NULL checked above.
         unsafe { out(out_len, n, "out_len") }?;
         OK
@@ -90,7 +90,7 @@ pub unsafe extern "C" fn peerwire_handshake_recv_exact(
     hs: *mut peerwire_handshake,
     buf: *mut u8,
     len: usize,
-    timeout: i32,
+    timeout_ms: i32,
 ) -> i32 {
     guard("peerwire_handshake_recv_exact", || {
         let io = HANDSHAKES.get(hs)?;
@@ -102,7 +102,7 @@ pub unsafe extern "C" fn peerwire_handshake_recv_exact(
         }
         // SAFETY: the caller promises `len` writable bytes at `buf`.
         let b = unsafe { std::slice::from_raw_parts_mut(buf, len) };
-        io.recv_exact(b, timeout_ms(timeout))?;
+        io.recv_exact(b, ms_timeout(timeout_ms))?;
         OK
     })
 }

@@ -156,7 +156,7 @@ pub(crate) unsafe fn out_text(text: &str, buf: *mut c_char, cap: usize, out_len:
 }
 
 /// Timeout in milliseconds: negative = wait forever, 0 = do not wait.
-pub(crate) fn timeout_ms(ms: i32) -> Option<Duration> {
+pub(crate) fn ms_timeout(ms: i32) -> Option<Duration> {
     if ms < 0 {
         None
     } else {

@@ -243,7 +243,7 @@ pub extern "C" fn peerwire_options_set_send_queue_bytes(opts: *mut peerwire_opti
 #[no_mangle]
 pub extern "C" fn peerwire_options_set_send_timeout_ms(opts: *mut peerwire_options, ms: i32) -> i32 {
     with(opts, "peerwire_options_set_send_timeout_ms", |o| {
-        o.settings.send_timeout = super::timeout_ms(ms);
+        o.settings.send_timeout = super::ms_timeout(ms);
         Ok(())
     })
 }
@@ -276,7 +276,8 @@ pub extern "C" fn peerwire_options_set_linger_ms(opts: *mut peerwire_options, ms
     })
 }
 
-/// Size of one socket read in bytes (>= 64). Default 64 KiB.
+/// Size of one socket read in bytes (>= 64). Default 64 KiB; the raw codec reads 1028 bytes
+/// (the Go origin's size) unless this is called.
 #[no_mangle]
 pub extern "C" fn peerwire_options_set_read_buffer(opts: *mut peerwire_options, bytes: usize) -> i32 {
     with(opts, "peerwire_options_set_read_buffer", |o| {

@@ -6,7 +6,7 @@
 
 use super::event::{peerwire_event, write_owned};
 use super::options::{peerwire_options, OPTIONS};
-use super::{arg_bytes, arg_str, guard, guard_void, out, out_sized, out_text, timeout_ms, Table, OK};
+use super::{arg_bytes, arg_str, guard, guard_void, ms_timeout, out, out_sized, out_text, Table, OK};
 use crate::error::{Error, Status};
 use crate::events::{Event, Pull};
 use crate::options::Options;
@@ -140,7 +140,7 @@ pub unsafe extern "C" fn peerwire_transport_local_addr(
 pub unsafe extern "C" fn peerwire_transport_dial(
     t: *mut peerwire_transport,
     addr: *const c_char,
-    timeout: i32,
+    timeout_ms: i32,
     out_peer: *mut u64,
 ) -> i32 {
     guard("peerwire_transport_dial", || {
@@ -150,7 +150,7 @@ pub unsafe extern "C" fn peerwire_transport_dial(
         if out_peer.is_null() {
             return Err(Error::Null("out_peer is NULL".into()));
         }
-        let limit = if timeout <= 0 { None } else { Some(Duration::from_millis(timeout as u64)) };
+        let limit = if timeout_ms <= 0 { None } else { Some(Duration::from_millis(timeout_ms as u64)) };
         let id = tr.dial(a, limit)?;
         // SAFETY: non-NULL checked above.
         unsafe { out(out_peer, id, "out_peer") }?;
@@ -185,13 +185,13 @@ pub unsafe extern "C" fn peerwire_transport_send_timeout(
     peer: u64,
     data: *const u8,
     len: usize,
-    timeout: i32,
+    timeout_ms: i32,
 ) -> i32 {
     guard("peerwire_transport_send_timeout", || {
         let tr = TRANSPORTS.get(t)?;
         // SAFETY: forwarded byte-buffer contract.
         let d = unsafe { arg_bytes(data, len, "data") }?;
-        tr.send_timeout(peer, d, timeout_ms(timeout))?;
+        tr.send_timeout(peer, d, ms_timeout(timeout_ms))?;
         OK
     })
 }
@@ -209,7 +209,7 @@ pub unsafe extern "C" fn peerwire_transport_send_batch(
     data: *const u8,
     lens: *const usize,
     count: usize,
-    timeout: i32,
+    timeout_ms: i32,
     out_sent: *mut usize,
 ) -> i32 {
     guard("peerwire_transport_send_batch", || {
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn peerwire_transport_send_batch(
             msgs.push(&all[off..off + l]);
             off += l;
         }
-        let (n, r) = tr.send_batch(peer, &msgs, timeout_ms(timeout));
+        let (n, r) = tr.send_batch(peer, &msgs, ms_timeout(timeout_ms));
         if !out_sent.is_null() {
             // SAFETY: non-NULL, promised writable.
             unsafe { out_sent.write(n) };
@@ -391,10 +391,10 @@ fn pull_status(p: Pull) -> i32 {
 pub unsafe extern "C" fn peerwire_transport_recv(
     t: *mut peerwire_transport,
     out_event: *mut peerwire_event,
-    timeout: i32,
+    timeout_ms: i32,
 ) -> i32 {
     // SAFETY: forwarded contract: out_event is one writable event.
-    unsafe { peerwire_transport_recv_batch(t, out_event, 1, std::ptr::null_mut(), timeout) }
+    unsafe { peerwire_transport_recv_batch(t, out_event, 1, std::ptr::null_mut(), timeout_ms) }
 }
 
 /// Takes up to `cap` events into the array `out` (each owned: release them all with one
@@ -406,7 +406,7 @@ pub unsafe extern "C" fn peerwire_transport_recv_batch(
     out_events: *mut peerwire_event,
     cap: usize,
     out_count: *mut usize,
-    timeout: i32,
+    timeout_ms: i32,
 ) -> i32 {
     guard("peerwire_transport_recv_batch", || {
         let tr = TRANSPORTS.get(t)?;
@@ -423,7 +423,7 @@ pub unsafe extern "C" fn peerwire_transport_recv_batch(
         PULLED.with(|cell| {
             let mut v = cell.borrow_mut();
             v.clear();
-            let p = tr.pull(&mut v, cap, timeout_ms(timeout))?;
+            let p = tr.pull(&mut v, cap, ms_timeout(timeout_ms))?;
             let n = v.len();
             for (i, ev) in v.drain(..).enumerate() {
                 // SAFETY: i < n <= cap, and the caller promises `cap` writable events.

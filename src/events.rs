@@ -196,43 +196,6 @@ impl EventQueue {
         }
     }
 
-    /// Queues a message if there is room; gives it back otherwise. After `close`, the event
-    /// is discarded (nobody can take it any more) and `Ok` is returned.
-    pub fn try_push(&self, ev: Event) -> Result<(), Event> {
-        let mut q = self.lock();
-        if q.closed {
-            return Ok(());
-        }
-        let len = ev.payload.len();
-        if !q.events.is_empty() && (q.events.len() >= self.max_events || q.bytes + len > self.max_bytes) {
-            self.producers_blocked.store(true, Ordering::Release);
-            return Err(ev);
-        }
-        self.push_locked(&mut q, ev);
-        Ok(())
-    }
-
-    /// Queues a message, waiting for room. Returns when queued or when `stop` fires.
-    pub async fn push_wait(&self, mut ev: Event, stop: &tokio::sync::Notify) -> bool {
-        loop {
-            let space = self.space.notified();
-            tokio::pin!(space);
-            space.as_mut().enable();
-            match self.try_push(ev) {
-                Ok(()) => return true,
-                Err(back) => ev = back,
-            }
-            tokio::select! {
-                _ = &mut space => {}
-                _ = stop.notified() => {
-                    // Leave the stop permit for the caller's own loop.
-                    stop.notify_one();
-                    return false;
-                }
-            }
-        }
-    }
-
     /// Queues as many of `batch` (front first) as fit, in one lock. Returns how many.
     fn try_push_some(&self, batch: &mut std::collections::VecDeque<Event>) -> usize {
         let mut q = self.lock();

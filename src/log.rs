@@ -63,14 +63,14 @@ struct Logger {
     sink: Option<Sink>,
 }
 
-static LEVEL: Lazy<AtomicI32> = Lazy::new(|| {
-    let env = std::env::var("PEERWIRE_LOG").map(|v| Level::parse(&v)).unwrap_or(Level::PEERWIRE_LOG_OFF);
-    AtomicI32::new(env as i32)
-});
+/// The level asked for by `PEERWIRE_LOG` (off when unset).
+static ENV_LEVEL: Lazy<Level> =
+    Lazy::new(|| std::env::var("PEERWIRE_LOG").map(|v| Level::parse(&v)).unwrap_or(Level::PEERWIRE_LOG_OFF));
+
+static LEVEL: Lazy<AtomicI32> = Lazy::new(|| AtomicI32::new(*ENV_LEVEL as i32));
 
 static LOGGER: Lazy<RwLock<Logger>> = Lazy::new(|| {
-    let to_stderr = std::env::var("PEERWIRE_LOG").map(|v| Level::parse(&v) != Level::PEERWIRE_LOG_OFF).unwrap_or(false);
-    let sink: Option<Sink> = if to_stderr {
+    let sink: Option<Sink> = if *ENV_LEVEL != Level::PEERWIRE_LOG_OFF {
         Some(Arc::new(|level: Level, msg: &str| eprintln!("peerwire {}: {}", level.name(), msg)))
     } else {
         None

@@ -138,14 +138,14 @@ impl Peer {
         self.out.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits (as `deadline` allows) until `len` more bytes fit in the send queue. An empty
-    /// queue always takes one message.
+    /// Waits (as `wait` allows) until `len` more bytes fit in the send queue. An empty queue
+    /// always takes one message.
     fn wait_room<'g>(
         &'g self,
         mut o: MutexGuard<'g, Outbox>,
         len: usize,
-        deadline: Option<Option<Instant>>,
-    ) -> std::result::Result<MutexGuard<'g, Outbox>, Error> {
+        wait: Wait,
+    ) -> Result<MutexGuard<'g, Outbox>> {
         loop {
             if o.closed {
                 return Err(Error::UnknownPeer(self.meta.id));
@@ -156,34 +156,23 @@ impl Peer {
                 return Ok(o);
             }
             // Frames appended earlier in a batch must get going, or room never comes.
-            if !o.writer_busy && !o.buf.is_empty() {
-                o.writer_busy = true;
-                self.wake_writer.notify_one();
-            }
-            let now = Instant::now();
-            let remaining = match deadline {
-                Some(Some(d)) if now >= d => {
-                    return Err(Error::WouldBlock { peer: self.meta.id, queued, limit: self.send_limit });
-                }
-                Some(Some(d)) => Some(d - now),
-                Some(None) => Some(Duration::ZERO),
-                None => None,
+            self.wake(&mut o);
+            let full = || Error::WouldBlock { peer: self.meta.id, queued, limit: self.send_limit };
+            let left = match wait {
+                Wait::Never => return Err(full()),
+                Wait::Until(d) => match d.saturating_duration_since(Instant::now()) {
+                    left if left.is_zero() => return Err(full()),
+                    left => Some(left),
+                },
+                Wait::Forever => None,
             };
-            if remaining == Some(Duration::ZERO) {
-                return Err(Error::WouldBlock { peer: self.meta.id, queued, limit: self.send_limit });
-            }
             o.waiters += 1;
-            o = match remaining {
-                Some(r) => self.room.wait_timeout(o, r).unwrap_or_else(|e| e.into_inner()).0,
+            o = match left {
+                Some(left) => self.room.wait_timeout(o, left).unwrap_or_else(|e| e.into_inner()).0,
                 None => self.room.wait(o).unwrap_or_else(|e| e.into_inner()),
             };
             o.waiters -= 1;
         }
-    }
-
-    /// `None` waits forever, `Some(None)` never waits, `Some(Some(t))` waits until `t`.
-    fn deadline(timeout: Option<Duration>) -> Option<Option<Instant>> {
-        timeout.map(|t| if t.is_zero() { None } else { Instant::now().checked_add(t) })
     }
 
     fn encode(o: &mut Outbox, data: &[u8]) -> Result<usize> {
@@ -216,7 +205,7 @@ impl Peer {
     /// Queues (or writes) one message. `timeout`: `Some(ZERO)` never waits, `None` waits
     /// until there is room or the peer goes away.
     pub(crate) fn send(&self, data: &[u8], timeout: Option<Duration>) -> Result<()> {
-        let mut o = self.wait_room(self.lock(), data.len(), Self::deadline(timeout))?;
+        let mut o = self.wait_room(self.lock(), data.len(), Wait::from(timeout))?;
         let o = &mut *o;
         let total = Self::encode(o, data)?;
 
@@ -252,11 +241,11 @@ impl Peer {
         msgs: &mut dyn Iterator<Item = &[u8]>,
         timeout: Option<Duration>,
     ) -> (usize, Result<()>) {
-        let deadline = Self::deadline(timeout);
+        let wait = Wait::from(timeout);
         let mut o = self.lock();
         let mut n = 0;
         for data in msgs {
-            o = match self.wait_room(o, data.len(), deadline) {
+            o = match self.wait_room(o, data.len(), wait) {
                 Ok(g) => g,
                 Err(e) => return (n, Err(e)),
             };
@@ -309,7 +298,19 @@ impl Peer {
     }
 
     pub fn info(&self) -> PeerInfo {
-        let (qm, qb) = self.pending();
+        self.snapshot().0
+    }
+
+    /// The peer's info and whether it is closing, under one lock.
+    pub(crate) fn snapshot(&self) -> (PeerInfo, bool) {
+        let (qm, qb, closing) = {
+            let o = self.lock();
+            (o.frame_ends.len() as u64, o.enqueued - o.written, o.closed)
+        };
+        (self.info_with(qm, qb), closing)
+    }
+
+    fn info_with(&self, qm: u64, qb: u64) -> PeerInfo {
         PeerInfo {
             id: self.meta.id,
             addr: self.meta.addr,
@@ -403,6 +404,25 @@ impl Peer {
         }
         drop(o);
         self.request_stop(Reason::PEERWIRE_REASON_IO_ERROR);
+    }
+}
+
+/// How long a send may wait for room.
+#[derive(Clone, Copy)]
+enum Wait {
+    Forever,
+    Never,
+    Until(Instant),
+}
+
+impl From<Option<Duration>> for Wait {
+    /// `None` waits forever, zero never waits.
+    fn from(timeout: Option<Duration>) -> Wait {
+        match timeout {
+            None => Wait::Forever,
+            Some(t) if t.is_zero() => Wait::Never,
+            Some(t) => Instant::now().checked_add(t).map_or(Wait::Forever, Wait::Until),
+        }
     }
 }
 

@@ -188,21 +188,9 @@ impl Transport {
     pub fn send_timeout(&self, peer: PeerId, data: &[u8], timeout: Option<Duration>) -> Result<()> {
         let inner = &self.inner;
         inner.check_open()?;
-        if data.len() > inner.s.max_frame {
-            inner.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-            return Err(Error::TooLarge { size: data.len(), limit: inner.s.max_frame });
-        }
+        inner.check_frame(data.len())?;
         let p = inner.peer(peer)?;
-        let timeout = if on_runtime_thread() { Some(Duration::ZERO) } else { timeout };
-        match p.send(data, timeout) {
-            Err(Error::WouldBlock { peer, queued, limit }) => {
-                inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
-                Err(Error::WouldBlock { peer, queued, limit })
-            }
-            // A send woken by close reports the close, not the peer's departure.
-            Err(Error::UnknownPeer(_)) if inner.state.load(Ordering::Acquire) != OPEN => Err(Error::Closed),
-            r => r,
-        }
+        inner.send_outcome(p.send(data, send_wait(timeout)))
     }
 
     /// Sends several messages to one peer, in order, under one lock and with one writer
@@ -211,28 +199,17 @@ impl Transport {
     /// (as for [`Transport::send_timeout`]) and returns how many were queued with the reason.
     pub fn send_batch(&self, peer: PeerId, msgs: &[&[u8]], timeout: Option<Duration>) -> (usize, Result<()>) {
         let inner = &self.inner;
-        if let Err(e) = inner.check_open() {
-            return (0, Err(e));
-        }
-        if let Some(big) = msgs.iter().find(|m| m.len() > inner.s.max_frame) {
-            inner.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-            return (0, Err(Error::TooLarge { size: big.len(), limit: inner.s.max_frame }));
-        }
-        let p = match inner.peer(peer) {
-            Ok(p) => p,
-            Err(e) => return (0, Err(e)),
-        };
-        let timeout = if on_runtime_thread() { Some(Duration::ZERO) } else { timeout };
-        let (n, r) = p.send_many(&mut msgs.iter().copied(), timeout);
-        let r = match r {
-            Err(Error::WouldBlock { peer, queued, limit }) => {
-                inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
-                Err(Error::WouldBlock { peer, queued, limit })
+        let checked = inner
+            .check_open()
+            .and_then(|_| msgs.iter().try_for_each(|m| inner.check_frame(m.len())))
+            .and_then(|_| inner.peer(peer));
+        match checked {
+            Ok(p) => {
+                let (n, r) = p.send_many(&mut msgs.iter().copied(), send_wait(timeout));
+                (n, inner.send_outcome(r))
             }
-            Err(Error::UnknownPeer(_)) if inner.state.load(Ordering::Acquire) != OPEN => Err(Error::Closed),
-            r => r,
-        };
-        (n, r)
+            Err(e) => (0, Err(e)),
+        }
     }
 
     /// Queues `data` to every connected peer without waiting; returns how many took it.
@@ -240,19 +217,12 @@ impl Transport {
     pub fn broadcast(&self, data: &[u8]) -> Result<usize> {
         let inner = &self.inner;
         inner.check_open()?;
-        if data.len() > inner.s.max_frame {
-            inner.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-            return Err(Error::TooLarge { size: data.len(), limit: inner.s.max_frame });
-        }
+        inner.check_frame(data.len())?;
         let peers: Vec<Arc<Peer>> = inner.peers.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
         let mut sent = 0;
         for p in peers {
-            match p.send(data, Some(Duration::ZERO)) {
-                Ok(()) => sent += 1,
-                Err(Error::WouldBlock { .. }) => {
-                    inner.totals.would_block.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {}
+            if inner.send_outcome(p.send(data, Some(Duration::ZERO))).is_ok() {
+                sent += 1;
             }
         }
         Ok(sent)
@@ -347,6 +317,27 @@ impl Inner {
         }
     }
 
+    /// Refuses (and counts) a message over the frame limit.
+    fn check_frame(&self, len: usize) -> Result<()> {
+        if len > self.s.max_frame {
+            self.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::TooLarge { size: len, limit: self.s.max_frame });
+        }
+        Ok(())
+    }
+
+    /// Counts refused sends; a send woken by close reports the close, not the peer's departure.
+    fn send_outcome(&self, r: Result<()>) -> Result<()> {
+        match r {
+            Err(e @ Error::WouldBlock { .. }) => {
+                self.totals.would_block.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+            Err(Error::UnknownPeer(_)) if self.state.load(Ordering::Acquire) != OPEN => Err(Error::Closed),
+            r => r,
+        }
+    }
+
     fn peer(&self, id: PeerId) -> Result<Arc<Peer>> {
         self.peers.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned().ok_or(Error::UnknownPeer(id))
     }
@@ -373,13 +364,13 @@ impl Inner {
         };
         let peers = self.peers.read().unwrap_or_else(|e| e.into_inner());
         for p in peers.values() {
-            let i = p.info();
+            let (i, closing) = p.snapshot();
             s.bytes_in += i.bytes_in;
             s.bytes_out += i.bytes_out;
             s.msgs_in += i.msgs_in;
             s.msgs_out += i.msgs_out;
             s.send_queue_bytes += i.send_queue_bytes;
-            if !p.is_closing() {
+            if !closing {
                 s.peers += 1;
             }
         }
@@ -403,19 +394,13 @@ impl Inner {
         }
     }
 
-    /// Delivers a message; false when the peer was told to stop while waiting for room.
-    async fn deliver(&self, peer: &Peer, payload: Bytes) -> bool {
-        peer.counters.msgs_in.fetch_add(1, Ordering::Relaxed);
+    /// Hands a message to the message callback, or adds it to `batch` for the pull queue
+    /// (queued once per read by `read_frames`).
+    fn take_message(&self, peer: &Peer, payload: Bytes, batch: &mut VecDeque<Event>) {
         let ev = Event::message(&peer.meta, payload);
         match &self.on_message {
-            Some(h) => {
-                self.call(h, &ev);
-                true
-            }
-            None => match self.queue.try_push(ev) {
-                Ok(()) => true,
-                Err(ev) => self.queue.push_wait(ev, &peer.stop).await,
-            },
+            Some(h) => self.call(h, &ev),
+            None => batch.push_back(ev),
         }
     }
 
@@ -697,7 +682,6 @@ impl Inner {
         let mut want = 0usize;
         // Messages of one read go to the pull queue together: one lock, one wake-up.
         let mut batch: VecDeque<Event> = VecDeque::new();
-        let to_queue = self.on_message.is_none();
         let stopped = || peer.stop_reason().unwrap_or(Reason::PEERWIRE_REASON_TRANSPORT_CLOSED);
         loop {
             if buf.is_empty() && buf.capacity() > 0 {
@@ -725,68 +709,79 @@ impl Inner {
                 read_size
             };
             buf.reserve(reserve);
-            match peer.stream.try_read_buf(&mut buf) {
+            let mut frames = 0u64;
+            let result = match peer.stream.try_read_buf(&mut buf) {
                 Ok(0) => {
                     match decoder.decode_eof(&mut buf, max) {
                         Ok(Some(last)) => {
-                            self.deliver(peer, last).await;
+                            frames += 1;
+                            self.take_message(peer, last, &mut batch);
                         }
                         Ok(None) => {}
                         Err(e) => log!(debug, "peer {}: remote closed mid-frame: {e}", peer.id()),
                     }
-                    return Reason::PEERWIRE_REASON_REMOTE_CLOSED;
+                    Some(Reason::PEERWIRE_REASON_REMOTE_CLOSED)
                 }
                 Ok(n) => {
                     peer.counters.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                    self.decode_all(peer, decoder.as_mut(), &mut buf, &mut want, reserved, &mut batch, &mut frames)
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) => {
                     log!(debug, "peer {}: read failed: {e}", peer.id());
-                    return Reason::PEERWIRE_REASON_IO_ERROR;
-                }
-            }
-            let result = loop {
-                let before = buf.len();
-                match decoder.decode(&mut buf, max) {
-                    // A decoder that hands out frames without consuming input would loop forever.
-                    Ok(Decoded::Frame(_)) if buf.len() >= before => {
-                        log!(warn, "peer {}: the codec produced a frame without consuming input; closing", peer.id());
-                        break Some(Reason::PEERWIRE_REASON_DECODE_ERROR);
-                    }
-                    Ok(Decoded::Frame(payload)) if to_queue => {
-                        self.give_reserve(std::mem::take(reserved));
-                        batch.push_back(Event::message(&peer.meta, payload));
-                    }
-                    Ok(Decoded::Frame(payload)) => {
-                        self.give_reserve(std::mem::take(reserved));
-                        if !self.deliver(peer, payload).await {
-                            return stopped();
-                        }
-                    }
-                    Ok(Decoded::NeedMore(hint)) => {
-                        want = hint;
-                        break None;
-                    }
-                    Err(CodecError::FrameTooLarge { size, limit }) => {
-                        self.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
-                        log!(info, "peer {}: frame of {size} bytes over the limit of {limit}; closing", peer.id());
-                        break Some(Reason::PEERWIRE_REASON_FRAME_TOO_LARGE);
-                    }
-                    Err(e) => {
-                        log!(info, "peer {}: {e}; closing", peer.id());
-                        break Some(Reason::PEERWIRE_REASON_DECODE_ERROR);
-                    }
+                    Some(Reason::PEERWIRE_REASON_IO_ERROR)
                 }
             };
-            // What was decoded before an error is still delivered.
-            if !batch.is_empty() {
-                peer.counters.msgs_in.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                if !self.queue.push_batch(&mut batch, &peer.stop).await {
-                    return stopped();
-                }
+            peer.counters.msgs_in.fetch_add(frames, Ordering::Relaxed);
+            // What was decoded before an error or the end is still delivered.
+            if !batch.is_empty() && !self.queue.push_batch(&mut batch, &peer.stop).await {
+                return stopped();
             }
             if let Some(reason) = result {
                 return reason;
+            }
+        }
+    }
+
+    /// Decodes every complete frame in `buf`; returns why the connection must end, if it must.
+    #[allow(clippy::too_many_arguments)]
+    fn decode_all(
+        &self,
+        peer: &Peer,
+        decoder: &mut dyn crate::codec::Decoder,
+        buf: &mut BytesMut,
+        want: &mut usize,
+        reserved: &mut usize,
+        batch: &mut VecDeque<Event>,
+        frames: &mut u64,
+    ) -> Option<Reason> {
+        let max = self.s.max_frame;
+        loop {
+            let before = buf.len();
+            match decoder.decode(buf, max) {
+                // A decoder that hands out frames without consuming input would loop forever.
+                Ok(Decoded::Frame(_)) if buf.len() >= before => {
+                    log!(warn, "peer {}: the codec produced a frame without consuming input; closing", peer.id());
+                    return Some(Reason::PEERWIRE_REASON_DECODE_ERROR);
+                }
+                Ok(Decoded::Frame(payload)) => {
+                    self.give_reserve(std::mem::take(reserved));
+                    *frames += 1;
+                    self.take_message(peer, payload, batch);
+                }
+                Ok(Decoded::NeedMore(hint)) => {
+                    *want = hint;
+                    return None;
+                }
+                Err(CodecError::FrameTooLarge { size, limit }) => {
+                    self.totals.frames_refused.fetch_add(1, Ordering::Relaxed);
+                    log!(info, "peer {}: frame of {size} bytes over the limit of {limit}; closing", peer.id());
+                    return Some(Reason::PEERWIRE_REASON_FRAME_TOO_LARGE);
+                }
+                Err(e) => {
+                    log!(info, "peer {}: {e}; closing", peer.id());
+                    return Some(Reason::PEERWIRE_REASON_DECODE_ERROR);
+                }
             }
         }
     }
@@ -843,6 +838,16 @@ impl Inner {
         self.report_cv.notify_all();
         log!(debug, "transport closed: {report:?}");
         report
+    }
+}
+
+/// The wait a send may make: none on the library's own threads, where blocking could stall
+/// I/O or deadlock.
+fn send_wait(timeout: Option<Duration>) -> Option<Duration> {
+    if on_runtime_thread() {
+        Some(Duration::ZERO)
+    } else {
+        timeout
     }
 }
 

@@ -7,6 +7,7 @@
 #include "peerwire.h" /* included twice on purpose: the include guard must hold */
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,12 +136,13 @@ static inline int raw_listener(char *addr, size_t cap) {
     return fd;
 }
 
-/* Whether the remote closed `fd` within ~5 s (read returns 0 or an error). */
+/* Whether the remote closed `fd` within 5 s (read returns 0 or an error). */
 static inline int raw_closed_by_remote(int fd) {
     char b[256];
-    for (int i = 0; i < 100; i++) {
-        ssize_t n = recv(fd, b, sizeof b, 0);
-        if (n <= 0) return 1;
+    double end = now_s() + 5;
+    while (now_s() < end) {
+        ssize_t n = recv(fd, b, sizeof b, 0); /* SO_RCVTIMEO bounds each call */
+        if (n <= 0) return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
     }
     return 0;
 }

@@ -49,6 +49,20 @@ static inline void bench_cpu(double *user, double *sys) {
   *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
+/* Raises the open-file limit to at least n (the hard limit too, where allowed: root), else
+ * to the hard limit.  For the scale programs, which hold one descriptor per peer. */
+static inline void raise_nofile(rlim_t n) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_max < n) rl.rlim_max = n; /* root may raise the hard limit */
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 static inline void bench_usage(const char *prog) {
   fprintf(stderr, "usage: %s recv|send|pong|ping MODE SIZE COUNT PORT WARMUP\n", prog);
   exit(2);

@@ -83,13 +83,29 @@ static int cb_wait(cb_state *s) {
   return done;
 }
 
+/* Readies s for the callback roles and returns new options with cb as the message callback. */
+static peerwire_options *cb_options(cb_state *s, const bench_args *a, peerwire_event_cb cb) {
+  s->a = a;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  peerwire_options *o = NULL;
+  CHECK(peerwire_options_new(&o));
+  CHECK(peerwire_options_set_message_cb(o, cb, s, NULL));
+  return o;
+}
+
 /* ---------------------------------------------------------------- helpers */
 
-/* Creates a transport listening on 127.0.0.1:0 and prints its port. */
-static peerwire_transport *listen_and_print(peerwire_options *o) {
+/* Creates a transport that will listen on 127.0.0.1:0 (not listening yet). */
+static peerwire_transport *new_listener(peerwire_options *o) {
   peerwire_transport *t = NULL;
   CHECK(peerwire_options_set_listen_addr(o, "127.0.0.1:0"));
   CHECK(peerwire_transport_new(o, &t));
+  return t;
+}
+
+/* Starts listening and prints the port. */
+static void start_listening(peerwire_transport *t) {
   CHECK(peerwire_transport_listen(t));
   char addr[128];
   size_t len = 0;
@@ -97,6 +113,12 @@ static peerwire_transport *listen_and_print(peerwire_options *o) {
   const char *colon = strrchr(addr, ':');
   if (!colon) bench_fail(g_role, "local address without a port: %s", addr);
   bench_print_port(atoi(colon + 1));
+}
+
+/* Creates a transport listening on 127.0.0.1:0 and prints its port. */
+static peerwire_transport *listen_and_print(peerwire_options *o) {
+  peerwire_transport *t = new_listener(o);
+  start_listening(t);
   return t;
 }
 
@@ -171,12 +193,7 @@ static void do_recv_pull(const bench_args *a) {
 
 static void do_recv_cb(const bench_args *a) {
   static cb_state s;
-  s.a = a;
-  pthread_mutex_init(&s.mu, NULL);
-  pthread_cond_init(&s.cv, NULL);
-  peerwire_options *o = NULL;
-  CHECK(peerwire_options_new(&o));
-  CHECK(peerwire_options_set_message_cb(o, on_message_count, &s, NULL));
+  peerwire_options *o = cb_options(&s, a, on_message_count);
   peerwire_transport *t = listen_and_print(o);
   peerwire_options_free(o);
   if (!cb_wait(&s))
@@ -215,25 +232,12 @@ static void do_pong_pull(const bench_args *a) {
 
 static void do_pong_cb(const bench_args *a) {
   static cb_state s;
-  s.a = a;
-  pthread_mutex_init(&s.mu, NULL);
-  pthread_cond_init(&s.cv, NULL);
-  peerwire_options *o = NULL;
-  CHECK(peerwire_options_new(&o));
-  CHECK(peerwire_options_set_message_cb(o, on_message_pong, &s, NULL));
+  peerwire_options *o = cb_options(&s, a, on_message_pong);
   /* the callback needs the transport: s.t is set before listen, so before any peer connects */
-  peerwire_transport *t = NULL;
-  CHECK(peerwire_options_set_listen_addr(o, "127.0.0.1:0"));
-  CHECK(peerwire_transport_new(o, &t));
+  peerwire_transport *t = new_listener(o);
   peerwire_options_free(o);
   s.t = t;
-  CHECK(peerwire_transport_listen(t));
-  char addr[128];
-  size_t len = 0;
-  CHECK(peerwire_transport_local_addr(t, addr, sizeof addr, &len));
-  const char *colon = strrchr(addr, ':');
-  if (!colon) bench_fail("pong", "local address without a port: %s", addr);
-  bench_print_port(atoi(colon + 1));
+  start_listening(t);
   if (!cb_wait(&s)) bench_fail("pong", "timed out after %llu messages", (unsigned long long)atomic_load(&s.msgs));
   if (atomic_load(&s.send_err))
     bench_fail("pong", "send from the callback: %s", peerwire_status_str(atomic_load(&s.send_err)));

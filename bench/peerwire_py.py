@@ -12,30 +12,12 @@ The ponger answers with ``send`` from its ``recv_many`` loop; the pinger uses ``
 ``recv``.  The library is found through PEERWIRE_LIBRARY (set by bench/run.py).
 """
 import itertools
-import json
 import os
-import resource
 import sys
 import time
 
-
-def timeout_s():
-    try:
-        v = int(os.environ.get("BENCH_TIMEOUT_S", "60"))
-        return v if v > 0 else 60
-    except ValueError:
-        return 60
-
-
-def emit(d):
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    d["cpu_user"], d["cpu_sys"] = ru.ru_utime, ru.ru_stime
-    print(json.dumps(d), flush=True)
-
-
-def fail(role, err):
-    print(json.dumps({"ok": False, "role": role, "error": str(err)}), flush=True)
-    sys.exit(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # benchlib.py, whatever the cwd
+from benchlib import emit, emit_rtt, fail, parse_args, timeout_s
 
 
 def listening(peerwire):
@@ -120,11 +102,7 @@ def run(peerwire, role, mode, size, count, port, warmup):
                 fail(role, f"answer of {len(m.payload)} bytes")
         total = now() - t0
         t.close(linger=to)
-        rtt.sort()
-        k = len(rtt)
-        emit({"ok": True, "role": "ping", "rtts": k, "p50_us": rtt[(k - 1) * 50 // 100] * 1e6,
-              "p99_us": rtt[(k - 1) * 99 // 100] * 1e6, "mean_us": sum(rtt) / k * 1e6,
-              "min_us": rtt[0] * 1e6, "max_us": rtt[-1] * 1e6, "seconds": total})
+        emit_rtt(rtt, total)
     else:
         fail(role, "unknown role")
 
@@ -135,11 +113,7 @@ def main():
 
         print(peerwire.library_version(), peerwire.library_path())
         return
-    if len(sys.argv) != 7:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    role, mode = sys.argv[1], sys.argv[2]
-    size, count, port, warmup = (int(x) for x in sys.argv[3:7])
+    role, mode, size, count, port, warmup = parse_args(__doc__)
     try:
         import peerwire
     except Exception as e:  # ImportError, or the library failing to load

@@ -33,18 +33,6 @@ static long rss_kb(void) {
   return v;
 }
 
-static void raise_nofile(rlim_t n) {
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_max < n) rl.rlim_max = n; /* root may raise the hard limit */
-  rl.rlim_cur = rl.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
-
 int main(int argc, char **argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s PEERS SIZE\n", argv[0]);

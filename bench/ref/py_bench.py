@@ -10,40 +10,13 @@ MODE:
 Listening roles print "PORT <n>", then every role prints one JSON result line.
 """
 import asyncio
-import json
 import os
-import resource
 import struct
 import sys
 import time
 
-
-def timeout_s():
-    try:
-        v = int(os.environ.get("BENCH_TIMEOUT_S", "60"))
-        return v if v > 0 else 60
-    except ValueError:
-        return 60
-
-
-def emit(d):
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    d["cpu_user"], d["cpu_sys"] = ru.ru_utime, ru.ru_stime
-    print(json.dumps(d), flush=True)
-
-
-def fail(role, err):
-    print(json.dumps({"ok": False, "role": role, "error": str(err)}), flush=True)
-    sys.exit(1)
-
-
-def emit_rtt(rtt, total):
-    rtt.sort()
-    n = len(rtt)
-    emit({"ok": True, "role": "ping", "rtts": n, "p50_us": rtt[(n - 1) * 50 // 100] * 1e6,
-          "p99_us": rtt[(n - 1) * 99 // 100] * 1e6, "mean_us": sum(rtt) / n * 1e6,
-          "min_us": rtt[0] * 1e6, "max_us": rtt[-1] * 1e6, "seconds": total})
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/benchlib.py
+from benchlib import emit, emit_rtt, fail, parse_args, timeout_s
 
 # ---------------------------------------------------------------- pyzmq
 
@@ -206,11 +179,7 @@ async def asyncio_main(role, size, count, port, warmup):
 
 
 def main():
-    if len(sys.argv) != 7:
-        print(__doc__, file=sys.stderr)
-        sys.exit(2)
-    role, mode = sys.argv[1], sys.argv[2]
-    size, count, port, warmup = (int(x) for x in sys.argv[3:7])
+    role, mode, size, count, port, warmup = parse_args(__doc__)
     if mode == "pyzmq":
         zmq_main(role, size, count, port, warmup)
     elif mode == "asyncio":
